@@ -1,0 +1,69 @@
+# SPDX-License-Identifier: GPL-2.0-or-later
+#
+# qemu-savevm-live: a QEMU patch series kept out of tree.
+# 'make help' lists the targets.
+
+SHELL := /bin/bash
+.DEFAULT_GOAL := build
+
+.PHONY: help deps tree build build-patched build-stock check demo bench \
+        export pristine-check checkpatch clean distclean
+
+help:
+	@echo "make demo            build everything and show a live snapshot of a real guest"
+	@echo "make check           build everything and run all tests (ends with 'N passed, N failed')"
+	@echo "make build           build the patched and the stock QEMU (the default)"
+	@echo "make deps            install the Debian packages (root or sudo)"
+	@echo "make tree            create ./qemu: the pinned base + patches/ as git commits"
+	@echo "make export          write ./qemu's base..HEAD back to patches/"
+	@echo "make pristine-check  check that patches/ applies to the pristine upstream tarball"
+	@echo "make checkpatch      run scripts/checkpatch.pl --no-signoff over patches/"
+	@echo "make bench           run the benchmark harness"
+	@echo "make clean           remove build/ and the build directories"
+	@echo "make distclean       also remove ./qemu (after checking it is exported)"
+
+deps:
+	@scripts/deps.sh
+
+tree: deps
+	@if [ -d qemu/.git ] && [ "$(FORCE)" != 1 ]; then scripts/tree-status.sh; else FORCE=$(FORCE) scripts/mktree.sh; fi
+
+build-patched: tree
+	@scripts/build.sh patched
+
+build-stock: deps
+	@scripts/build.sh stock
+
+build: build-patched build-stock
+
+check: build
+	@tests/run.sh $(SUITES)
+
+demo: build
+	@if [ -x tests/e2e/demo.sh ]; then tests/e2e/demo.sh; else \
+	  echo "make demo: not available yet: the savevm-live feature and the guest image are not in the series yet." >&2; \
+	  echo "           'make check' builds and tests what exists so far." >&2; exit 1; fi
+
+bench: build
+	@if [ -x bench/run.sh ]; then bench/run.sh; else \
+	  echo "make bench: the benchmark harness does not exist yet." >&2; exit 1; fi
+
+export:
+	@scripts/export.sh
+
+pristine-check: deps
+	@scripts/check-pristine.sh
+
+checkpatch: tree
+	@rc=0; for p in patches/[0-9][0-9][0-9][0-9]-*.patch; do \
+	  [ -e "$$p" ] || continue; \
+	  case "$$p" in */0000-*) continue;; esac; \
+	  echo "== $$p"; qemu/scripts/checkpatch.pl --no-signoff "$$p" || rc=1; \
+	done; exit $$rc
+
+clean:
+	rm -rf build qemu/build
+
+distclean:
+	@scripts/tree-status.sh --strict
+	rm -rf build qemu

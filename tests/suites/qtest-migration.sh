@@ -1,0 +1,13 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: GPL-2.0-or-later
+#
+# Upstream migration qtests in their quick (default) set, on the patched
+# build, as TAP.  migration-test picks KVM when /dev/kvm is usable and falls
+# back to TCG; tests/suites/lib/kvm-probe.sh decides whether KVM is usable.
+set -uo pipefail
+. "$QSL_TOP/scripts/common.sh"
+
+cd "$PATCHED_BUILD" || exit 1
+export QTEST_QEMU_BINARY=./qemu-system-x86_64
+export QTEST_QEMU_IMG=./qemu-img
+tests/qtest/migration-test --tap -k 2>&1 | sed -E '/^(not ok|ok) /!s/^/# /'
