@@ -10,4 +10,5 @@ set -uo pipefail
 cd "$PATCHED_BUILD" || exit 1
 export QTEST_QEMU_BINARY=./qemu-system-x86_64
 export QTEST_QEMU_IMG=./qemu-img
+export PYTHON=$PATCHED_BUILD/pyvenv/bin/python3
 tests/qtest/migration-test --tap -k 2>&1 | sed -E '/^(not ok|ok) /!s/^/# /'
