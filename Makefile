@@ -7,7 +7,7 @@ SHELL := /bin/bash
 .DEFAULT_GOAL := build
 
 .PHONY: help deps tree build build-patched build-stock check demo bench \
-        export pristine-check checkpatch clean distclean
+        export pristine-check bisect-check checkpatch clean distclean
 
 help:
 	@echo "make demo            build everything and show a live snapshot of a real guest"
@@ -18,6 +18,7 @@ help:
 	@echo "make export          write ./qemu's base..HEAD back to patches/"
 	@echo "make pristine-check  check that patches/ applies to the pristine upstream tarball"
 	@echo "make checkpatch      run scripts/checkpatch.pl --no-signoff over patches/"
+	@echo "make bisect-check    build every patch of the series on its own, run its unit tests"
 	@echo "make bench           run the benchmark harness"
 	@echo "make clean           remove build/ and the build directories"
 	@echo "make distclean       also remove ./qemu (after checking it is exported)"
@@ -53,6 +54,9 @@ export:
 
 pristine-check: deps
 	@scripts/check-pristine.sh
+
+bisect-check: tree
+	@scripts/check-bisect.sh
 
 checkpatch: tree
 	@rc=0; for p in patches/[0-9][0-9][0-9][0-9]-*.patch; do \

@@ -35,17 +35,7 @@ if [ ${#targets[@]} = 0 ]; then
     fi
 fi
 
-# Firmware comes from Debian's seabios and ipxe-qemu packages; the option
-# ROMs (linuxboot_dma.bin, kvmvapic.bin, ...) are built from pc-bios/optionrom.
-# QEMU's configure names the compiler in its meson cross file, so meson does
-# not add ccache by itself: name it here.
-opts=(--cc="ccache cc" --cxx="ccache c++" --host-cc="ccache cc"
-      --target-list=x86_64-softmmu --disable-docs --disable-rust
-      --python=/usr/bin/python3 --disable-install-blobs --disable-download
-      --enable-seccomp --enable-slirp --enable-linux-aio
-      --firmwarepath=/usr/share/seabios:/usr/lib/ipxe/qemu
-      --disable-gtk --disable-sdl --disable-vnc --disable-opengl
-      --disable-spice --disable-xen --disable-bpf --disable-guest-agent)
+opts=("${QSL_CONFIGURE_OPTS[@]}")
 stamp="$bld/.qsl-configure"
 # Reconfigure when the options or the installed dependencies change.
 want="${opts[*]} src=$src deps=$(cat "$TOP"/deps/*.txt | sha256sum | cut -c1-16)"
@@ -66,15 +56,18 @@ if [ ! -f "$bld/build.ninja" ] || [ "$(cat "$stamp" 2>/dev/null)" != "$want" ]; 
     echo "$want" > "$stamp"
 fi
 
-if ! ninja -C "$bld" -n "${targets[@]}" | grep -q '^ninja: no work to do'; then
-    echo "build: building $which QEMU (log: ${bld#$TOP/}/ninja.log)"
-    start=$(date +%s)
-    if ! ninja -C "$bld" "${targets[@]}" > "$bld/ninja.log" 2>&1; then
-        grep -E -B2 -A20 'FAILED|error:' "$bld/ninja.log" | head -n 60 >&2
-        echo "build: $which build failed, see $bld/ninja.log" >&2
-        exit 1
-    fi
-    echo "build: $which QEMU built in $(( $(date +%s) - start ))s"
+# qemu-version.h is always regenerated (then left alone when unchanged), so
+# ask ninja to do the work and report only real compiling or linking.
+start=$(date +%s)
+if ! ninja -C "$bld" "${targets[@]}" > "$bld/ninja.log" 2>&1; then
+    grep -E -B2 -A20 'FAILED|error:' "$bld/ninja.log" | head -n 60 >&2
+    echo "build: $which build failed, see ${bld#$TOP/}/ninja.log" >&2
+    exit 1
+fi
+steps=$(grep -cE '^\[[0-9]+/[0-9]+\] (Compiling|Linking)' "$bld/ninja.log" || true)
+if [ "$steps" -gt 0 ]; then
+    echo "build: $which QEMU: $steps compile/link steps in" \
+         "$(( $(date +%s) - start ))s (log: ${bld#$TOP/}/ninja.log)"
 fi
 # x86 option ROMs, built by the Makefile of pc-bios/optionrom.
 if [ -f "$bld/pc-bios/optionrom/Makefile" ]; then

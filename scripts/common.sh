@@ -18,3 +18,15 @@ export CCACHE_DIR=${CCACHE_DIR:-$CACHE/ccache}
 export CCACHE_BASEDIR=$TOP
 export CCACHE_NOHASHDIR=1
 export CCACHE_MAXSIZE=${CCACHE_MAXSIZE:-5G}
+
+# Firmware comes from Debian's seabios and ipxe-qemu packages; the option
+# ROMs (linuxboot_dma.bin, kvmvapic.bin, ...) are built from pc-bios/optionrom.
+# QEMU's configure names the compiler in its meson cross file, so meson does
+# not add ccache by itself: name it here.
+QSL_CONFIGURE_OPTS=(--cc="ccache cc" --cxx="ccache c++" --host-cc="ccache cc"
+      --target-list=x86_64-softmmu --disable-docs --disable-rust
+      --python=/usr/bin/python3 --disable-install-blobs --disable-download
+      --enable-seccomp --enable-slirp --enable-linux-aio
+      --firmwarepath=/usr/share/seabios:/usr/lib/ipxe/qemu
+      --disable-gtk --disable-sdl --disable-vnc --disable-opengl
+      --disable-spice --disable-xen --disable-bpf --disable-guest-agent)

@@ -11,4 +11,6 @@ cd "$PATCHED_BUILD" || exit 1
 export QTEST_QEMU_BINARY=./qemu-system-x86_64
 export QTEST_QEMU_IMG=./qemu-img
 export PYTHON=$PATCHED_BUILD/pyvenv/bin/python3
+# The savevm-live tests also load their snapshot in the unpatched build
+export QTEST_QEMU_BINARY_STOCK=$STOCK_BUILD/qemu-system-x86_64
 tests/qtest/migration-test --tap -k 2>&1 | sed -E '/^(not ok|ok) /!s/^/# /'
