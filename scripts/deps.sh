@@ -98,7 +98,7 @@ if command -v meson >/dev/null 2>&1 &&
    dpkg --compare-versions "$(meson --version)" ge 1.5; then
     meson_ok=1
 fi
-if [ -z "$missing" ] && [ "$meson_ok" = 1 ] && [ -f "$stamp_dir/apt-updated" ]; then
+if [ -z "$missing" ] && [ "$meson_ok" = 1 ]; then
     exit 0
 fi
 
