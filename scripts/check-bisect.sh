@@ -9,7 +9,7 @@ set -euo pipefail
 
 wt=$BUILD/bisect-src
 if [ ! -d "$wt/.git" ] && [ ! -f "$wt/.git" ]; then
-    git -C "$TREE" worktree add -f --detach "$wt" base >/dev/null
+    git -C "$TREE" worktree add -f --detach "$wt" base >/dev/null 2>&1
 fi
 bld=$wt/build
 rc=0
