@@ -13,4 +13,12 @@ export QTEST_QEMU_IMG=./qemu-img
 export PYTHON=$PATCHED_BUILD/pyvenv/bin/python3
 # The savevm-live tests also load their snapshot in the unpatched build
 export QTEST_QEMU_BINARY_STOCK=$STOCK_BUILD/qemu-system-x86_64
+# /migration/savevm-live/hugetlb needs 64 MiB of free huge pages: reserve
+# them for the run when we may, and give them back afterwards.
+hp=/proc/sys/vm/nr_hugepages
+if [ -w "$hp" ]; then
+    hp_saved=$(cat "$hp")
+    trap 'echo "$hp_saved" > "$hp"' EXIT
+    echo $((hp_saved + 40)) > "$hp" 2>/dev/null || true
+fi
 tests/qtest/migration-test --tap -k 2>&1 | sed -E '/^(not ok|ok) /!s/^/# /'
