@@ -7,19 +7,20 @@ SHELL := /bin/bash
 .DEFAULT_GOAL := build
 
 .PHONY: help deps tree build build-patched build-stock check demo bench \
-        export pristine-check bisect-check checkpatch clean distclean
+        guest export pristine-check bisect-check checkpatch clean distclean
 
 help:
 	@echo "make demo            build everything and show a live snapshot of a real guest"
 	@echo "make check           build everything and run all tests (ends with 'N passed, N failed')"
 	@echo "make build           build the patched and the stock QEMU (the default)"
 	@echo "make deps            install the Debian packages (root or sudo)"
+	@echo "make guest           build the end-to-end test guest (kernel, initramfs) in build/guest"
 	@echo "make tree            create ./qemu: the pinned base + patches/ as git commits"
 	@echo "make export          write ./qemu's base..HEAD back to patches/"
 	@echo "make pristine-check  check that patches/ applies to the pristine upstream tarball"
 	@echo "make checkpatch      run scripts/checkpatch.pl --no-signoff over patches/"
 	@echo "make bisect-check    build every patch of the series on its own, run its unit tests"
-	@echo "make bench           run the benchmark harness"
+	@echo "make bench           run the benchmark harness (BENCH_ARGS=--quick: smoke run)"
 	@echo "make clean           remove build/ and the build directories"
 	@echo "make distclean       also remove ./qemu (after checking it is exported)"
 
@@ -37,16 +38,17 @@ build-stock: deps
 
 build: build-patched build-stock
 
-check: build
+guest: deps
+	@scripts/build-guest.sh
+
+check: build guest
 	@tests/run.sh $(SUITES)
 
-demo: build
-	@if [ -x tests/e2e/demo.sh ]; then tests/e2e/demo.sh; else \
-	  echo "make demo: not available yet: the savevm-live feature and the guest image are not in the series yet." >&2; \
-	  echo "           'make check' builds and tests what exists so far." >&2; exit 1; fi
+demo: build guest
+	@tests/e2e/demo.sh
 
-bench: build
-	@if [ -x bench/run.sh ]; then bench/run.sh; else \
+bench: build guest
+	@if [ -x bench/run.sh ]; then bench/run.sh $(BENCH_ARGS); else \
 	  echo "make bench: the benchmark harness does not exist yet." >&2; exit 1; fi
 
 export:

@@ -38,7 +38,7 @@ fi
 opts=("${QSL_CONFIGURE_OPTS[@]}")
 stamp="$bld/.qsl-configure"
 # Reconfigure when the options or the installed dependencies change.
-want="${opts[*]} src=$src deps=$(cat "$TOP"/deps/*.txt | sha256sum | cut -c1-16)"
+want="${opts[*]} src=$src deps=$(cat "$TOP"/deps/backports.txt "$TOP"/deps/packages.txt | sha256sum | cut -c1-16)"
 mkdir -p "$CCACHE_DIR"
 if [ ! -f "$bld/build.ninja" ] || [ "$(cat "$stamp" 2>/dev/null)" != "$want" ]; then
     rm -rf "$bld"

@@ -85,8 +85,8 @@ EOS
     rm -f "$stamp_dir/apt-updated"
 fi
 
-pkgs_file="$here/../deps/packages.txt"
-want=$(grep -v '^#' "$pkgs_file" | tr '\n' ' ')
+want=$(cat "$here/../deps/packages.txt" "$here/../deps/test-packages.txt" |
+       grep -v '^#' | tr '\n' ' ')
 bpo_want=$(grep -v '^#' "$here/../deps/backports.txt" | tr '\n' ' ')
 
 # Fast path: everything is installed already.

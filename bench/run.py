@@ -1,0 +1,1276 @@
+# SPDX-License-Identifier: GPL-2.0-or-later
+"""
+make bench: the benchmark harness of qemu-savevm-live.
+
+Compares four ways to take a snapshot of a running VM, on the end-to-end
+test guest (Linux + tests/guest/workload.c) and the same machine:
+
+  savevm         stock QEMU, HMP 'savevm TAG'
+  snapshot-save  stock QEMU, QMP 'snapshot-save' job
+  bg-snapshot    stock QEMU, 'migrate' with capability background-snapshot
+                 to a file: URI on the same file system as the images
+  savevm-live    the patched QEMU, QMP 'savevm-live' job
+
+Every measurement boots a fresh VM, lets the workload fill its memory and
+run for a few seconds (the baseline), takes the snapshot, watches the guest
+a little longer, shuts the VM down, then restores the snapshot in a new QEMU
+(-loadvm TAG, or -incoming file:PATH for bg-snapshot) and times it.  The
+methods are interleaved (their order rotates with every repetition).
+
+Figures of a measurement (all in the JSON; the Markdown table has the main
+ones, median [min-max] over the repetitions):
+
+  pause_ms        VM pause: the sum of the STOP->RESUME intervals (QMP event
+                  timestamps) during the save; for savevm-live the time its
+                  vCPUs were stopped (the event's pause-us)
+  stall_ms        guest-observed max stall, incl. the pause:
+                  max(max of the workload's STATS maxstall_ms over the
+                  window, pause_ms).  Under TCG the guest clock stands still
+                  while the VM is stopped, so the guest alone does not see a
+                  pause; with KVM it does, and max() does not count it twice
+  stalls1/10      the workload's count of stalls > 1 ms / > 10 ms over the
+                  window (sum of its STATS lines)
+  work_lost_s     guest work lost: W - P / R, where W is the window (from
+                  the command's start to the end of the save + 2 s, host
+                  time), P the pages the workload wrote in it and R its
+                  pages per second over the 5 s before the command (pages
+                  are interpolated between the host-stamped PROGRESS lines).
+                  In idle mode (no pages written) the guest clock stands in
+                  for the pages: W - (guest seconds elapsed in W)
+  qmp_max_ms      QMP unresponsive: the longest round trip of the
+                  'query-status' sent every 15 ms on a second QMP monitor,
+                  among those overlapping the save
+  duration_s      save duration: command start to the end of the save (the
+                  completion event / the HMP command's return)
+  vmstate_mib     size of the saved VM state (qcow2 vm-state-size, the
+                  migration file for bg-snapshot)
+  nonzero_mib     non-zero guest RAM: bg-snapshot's 'normal' pages (the
+                  migration stream's non-zero pages); other methods: "-"
+  mem_extra_mib   peak extra host memory: max over the save of the summed
+                  Pss (/proc/PID/smaps_rollup, sampled every 50 ms) of QEMU
+                  and its child processes, minus QEMU's Pss just before
+  restore_s       restore time: from the start of a new QEMU (-loadvm TAG or
+                  -incoming file:PATH) until the restored guest prints its
+                  first workload line
+
+Reference limits measured in the same run: a bare fork() of a process with
+as much RAM as the guest, touched page by page (bench/forkref.c, same THP
+setting), and the sequential write bandwidth to the file system of the work
+directory (dd bs=8M oflag=direct conv=fdatasync).
+
+THP: QEMU advises MADV_HUGEPAGE on guest RAM, so the host's
+/sys/kernel/mm/transparent_hugepage/enabled decides: THP "on" sets it to
+"madvise", "off" to "never", "default" leaves it alone.  The harness puts
+the original value back when it exits.  (This is host-wide.)
+"""
+
+import argparse
+import atexit
+import json
+import logging
+import os
+import platform
+import re
+import signal
+import statistics
+import subprocess
+import sys
+import threading
+import time
+from dataclasses import dataclass, asdict
+from pathlib import Path
+
+TOP = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(TOP / "tests" / "e2e"))
+# pylint: disable=wrong-import-position
+import qsl  # noqa: E402
+from qemu.qmp.legacy import QEMUMonitorProtocol  # noqa: E402
+
+MiB = qsl.MiB
+GiB = qsl.GiB
+WORK = TOP / "build" / "bench"
+THP_SYSFS = Path("/sys/kernel/mm/transparent_hugepage/enabled")
+THP_VALUE = {"on": "madvise", "off": "never"}
+
+METHODS = ("savevm", "snapshot-save", "bg-snapshot", "savevm-live")
+METHOD_BINARY = {"savevm": qsl.STOCK, "snapshot-save": qsl.STOCK,
+                 "bg-snapshot": qsl.STOCK, "savevm-live": qsl.PATCHED}
+MODES = ("idle", "moderate", "full")
+MODERATE_RATE = 64              # MiB/s, wl.rate in moderate mode
+BASELINE_S = 5.0                # workload baseline before the save
+TAIL_S = 2.0                    # window extends this far past the save
+QMP_POLL_S = 0.015
+MEM_POLL_S = 0.05
+TAIL_POLL_S = 0.02
+
+LOG = logging.getLogger("bench")
+
+
+def say(msg="", end="\n"):
+    print(msg, end=end, flush=True)
+
+
+# ---------------------------------------------------------------------------
+# Scenarios
+
+
+@dataclass(frozen=True)
+class Scenario:
+    mem_mib: int
+    mode: str
+    thp: str                    # on | off | default
+    reps: int
+
+    @property
+    def wl_mib(self):
+        """The workload's area: all but max(256 MiB, 1/8) of guest RAM."""
+        return self.mem_mib - max(256, self.mem_mib // 8)
+
+    @property
+    def key(self):
+        return f"{self.mem_mib // 1024}G-{self.mode}-thp{self.thp}"
+
+    def label(self):
+        return (f"{self.mem_mib // 1024} GiB, {self.mode}"
+                + (f" {MODERATE_RATE} MiB/s" if self.mode == "moderate"
+                   else "") + f", THP {self.thp}")
+
+
+def default_set():
+    """The committed table set (see README: Benchmark)."""
+    s = [Scenario(4096, "full", "on", 3)]
+    for mode in MODES:
+        for thp in ("on", "off"):
+            s.append(Scenario(1024, mode, thp, 1))
+    s.append(Scenario(8192, "full", "on", 1))
+    return s
+
+
+def quick_set():
+    return [Scenario(1024, "full", "default", 1)]
+
+
+# ---------------------------------------------------------------------------
+# Host: description, THP, memory, reference limits
+
+
+def sh(*args):
+    p = subprocess.run(args, capture_output=True, text=True, check=False)
+    return p.stdout.strip()
+
+
+def meminfo():
+    out = {}
+    with open("/proc/meminfo", encoding="ascii") as f:
+        for line in f:
+            k, v = line.split(":", 1)
+            out[k] = int(v.split()[0])      # kB
+    return out
+
+
+def machine_description(accel, accel_reason):
+    cpu = "?"
+    with open("/proc/cpuinfo", encoding="ascii") as f:
+        for line in f:
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    mi = meminfo()
+    return {
+        "cpu": cpu,
+        "cores": os.cpu_count(),
+        "ram_gib": round(mi["MemTotal"] / 1024 / 1024, 1),
+        "kernel": platform.release(),
+        "os": sh("sh", "-c", ". /etc/os-release && echo $PRETTY_NAME"),
+        "filesystem": sh("findmnt", "-no", "FSTYPE,SOURCE", "-T", str(WORK)),
+        "accel": accel,
+        "accel_reason": accel_reason,
+        "thp_original": thp_get(),
+        "thp_defrag": thp_read(THP_SYSFS.parent / "defrag"),
+        "qemu_stock": sh(qsl.STOCK, "--version").splitlines()[0],
+        "qemu_patched": sh(qsl.PATCHED, "--version").splitlines()[0],
+        "series": sh("git", "-C", str(TOP), "describe", "--always",
+                     "--dirty"),
+        "load_at_start": os.getloadavg(),
+        "date": time.strftime("%Y-%m-%d %H:%M:%S %z"),
+    }
+
+
+def thp_read(path):
+    try:
+        text = Path(path).read_text(encoding="ascii")
+    except OSError:
+        return None
+    m = re.search(r"\[(\w[\w+]*)\]", text)
+    return m.group(1) if m else text.strip()
+
+
+def thp_get():
+    return thp_read(THP_SYSFS)
+
+
+class Thp:
+    """Host THP setting; the original is put back at exit."""
+
+    def __init__(self):
+        self.original = thp_get()
+        self.changed = False
+
+    def can_set(self):
+        return self.original is not None and os.access(THP_SYSFS, os.W_OK)
+
+    def set(self, thp):
+        if thp == "default":
+            value = self.original
+        else:
+            value = THP_VALUE[thp]
+        if value is None or thp_get() == value:
+            return
+        if not self.can_set():
+            raise qsl.GuestError(f"cannot set {THP_SYSFS} (need root)")
+        THP_SYSFS.write_text(value, encoding="ascii")
+        self.changed = True
+        LOG.info("THP enabled=%s", value)
+
+    def restore(self):
+        if self.changed and self.original and thp_get() != self.original:
+            THP_SYSFS.write_text(self.original, encoding="ascii")
+            LOG.info("THP enabled restored to %s", self.original)
+
+
+def forkref_binary():
+    out = WORK / "forkref"
+    src = TOP / "bench" / "forkref.c"
+    if not out.exists() or out.stat().st_mtime < src.stat().st_mtime:
+        subprocess.run([os.environ.get("CC", "gcc"), "-O2", "-Wall",
+                        "-o", str(out), str(src)], check=True)
+    return out
+
+
+def fork_reference(mem_mib, thp, reps=5):
+    """Median ms of a bare fork() of a process with mem_mib touched."""
+    p = subprocess.run([str(forkref_binary()), str(mem_mib),
+                        "0" if thp == "off" else "1", str(reps)],
+                       capture_output=True, text=True, check=True)
+    r = json.loads(p.stdout)
+    r["median_ms"] = statistics.median(r["fork_ms"])
+    r["thp_setting"] = thp_get()
+    return r
+
+
+def write_bandwidth(mib):
+    """Sequential write bandwidth (MiB/s) to the work directory's FS."""
+    path = WORK / "ddtest.bin"
+    t0 = time.monotonic()
+    p = subprocess.run(["dd", "if=/dev/zero", f"of={path}", "bs=8M",
+                        f"count={mib // 8}", "oflag=direct",
+                        "conv=fdatasync"], capture_output=True, text=True,
+                       check=False)
+    secs = time.monotonic() - t0
+    path.unlink(missing_ok=True)
+    if p.returncode:
+        raise qsl.GuestError(f"dd: {p.stderr.strip()}")
+    return {"mib": mib, "seconds": round(secs, 3),
+            "mib_s": round(mib / secs, 1),
+            "cmd": "dd if=/dev/zero bs=8M oflag=direct conv=fdatasync"}
+
+
+# ---------------------------------------------------------------------------
+# Watching a running VM
+
+
+def mono_from_wall(wall):
+    """Convert a CLOCK_REALTIME stamp (QMP events) to time.monotonic()."""
+    return wall - (time.time() - time.monotonic())
+
+
+def event_wall(ev):
+    ts = ev["timestamp"]
+    return ts["seconds"] + ts["microseconds"] / 1e6
+
+
+class ConsoleTail(threading.Thread):
+    """Host-time stamps of the guest's 'WL ' lines: [(monotonic, line)]."""
+
+    def __init__(self, path):
+        super().__init__(daemon=True)
+        self.path = Path(path)
+        self.lines = []
+        self.lock = threading.Lock()
+        self.halt = threading.Event()
+
+    def run(self):
+        pos = 0
+        partial = b""
+        while not self.halt.is_set():
+            try:
+                with open(self.path, "rb") as f:
+                    f.seek(pos)
+                    data = f.read()
+            except FileNotFoundError:
+                data = b""
+            now = time.monotonic()
+            if data:
+                pos += len(data)
+                data = partial + data
+                *full, partial = data.split(b"\n")
+                with self.lock:
+                    for raw in full:
+                        line = raw.decode(errors="replace")
+                        i = line.find("WL ")
+                        if i >= 0:
+                            self.lines.append((now, line[i + 3:].strip()))
+            self.halt.wait(TAIL_POLL_S)
+
+    def stop(self):
+        self.halt.set()
+        self.join()
+
+    def get(self, kind=None, since=None):
+        with self.lock:
+            out = list(self.lines)
+        if since is not None:
+            out = [x for x in out if x[0] >= since]
+        if kind:
+            out = [x for x in out if x[1].split(" ")[0] == kind]
+        return out
+
+    def wait(self, pred, timeout, what, vm=None):
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            for t, line in self.get():
+                if pred(t, line):
+                    return t, line
+            if vm is not None and not vm.is_running():
+                raise qsl.GuestError(f"QEMU exited waiting for {what}: "
+                                     f"{vm.get_log()}")
+            time.sleep(0.05)
+        raise qsl.GuestError(f"no {what} within {timeout} s")
+
+
+class QmpPoller(threading.Thread):
+    """query-status round trips on a second QMP monitor."""
+
+    def __init__(self, path):
+        super().__init__(daemon=True)
+        self.path = str(path)
+        self.samples = []           # (monotonic send time, round trip s)
+        self.halt = threading.Event()
+        self.error = None
+        self.inflight = None
+
+    def run(self):
+        try:
+            mon = QEMUMonitorProtocol(self.path)
+            mon.connect()
+        except Exception as e:  # pylint: disable=broad-except
+            self.error = f"connect: {e}"
+            return
+        try:
+            while not self.halt.is_set():
+                t0 = time.monotonic()
+                self.inflight = t0
+                mon.cmd("query-status")
+                rtt = time.monotonic() - t0
+                self.inflight = None
+                self.samples.append((t0, rtt))
+                mon.clear_events()
+                self.halt.wait(max(0.0, QMP_POLL_S - rtt))
+        except Exception as e:  # pylint: disable=broad-except
+            if not self.halt.is_set():
+                self.error = str(e)
+        finally:
+            try:
+                mon.close()
+            except Exception:  # pylint: disable=broad-except
+                pass
+
+    def stop(self):
+        self.halt.set()
+        self.join(timeout=30)
+
+    def max_rtt(self, t0, t1):
+        """Longest round trip of the queries overlapping [t0, t1], and
+        when it was sent relative to t0: (ms, s)."""
+        worst, at = 0.0, None
+        for ts, rtt in list(self.samples):
+            if ts <= t1 and ts + rtt >= t0 and rtt > worst:
+                worst, at = rtt, ts - t0
+        if self.inflight is not None and self.inflight <= t1 and \
+                t1 - self.inflight > worst:
+            worst, at = t1 - self.inflight, self.inflight - t0
+        return worst * 1000, at
+
+
+def pss_kib(pid):
+    try:
+        with open(f"/proc/{pid}/smaps_rollup", encoding="ascii") as f:
+            for line in f:
+                if line.startswith("Pss:"):
+                    return int(line.split()[1])
+    except OSError:
+        pass
+    return 0
+
+
+def rollup(pid, key):
+    try:
+        with open(f"/proc/{pid}/smaps_rollup", encoding="ascii") as f:
+            for line in f:
+                if line.startswith(key + ":"):
+                    return int(line.split()[1])
+    except OSError:
+        pass
+    return None
+
+
+def children(pid):
+    kids = []
+    try:
+        tids = os.listdir(f"/proc/{pid}/task")
+    except OSError:
+        return kids
+    for tid in tids:
+        try:
+            with open(f"/proc/{pid}/task/{tid}/children",
+                      encoding="ascii") as f:
+                kids += [int(k) for k in f.read().split()]
+        except OSError:
+            pass            # a thread that has just exited
+    return kids
+
+
+class MemSampler(threading.Thread):
+    """Summed Pss of a process and its children, every 50 ms."""
+
+    def __init__(self, pid):
+        super().__init__(daemon=True)
+        self.pid = pid
+        self.peak_kib = 0
+        self.max_children = 0
+        self.halt = threading.Event()
+
+    def run(self):
+        while not self.halt.is_set():
+            kids = children(self.pid)
+            total = pss_kib(self.pid) + sum(pss_kib(k) for k in kids)
+            self.peak_kib = max(self.peak_kib, total)
+            self.max_children = max(self.max_children, len(kids))
+            self.halt.wait(MEM_POLL_S)
+
+    def stop(self):
+        self.halt.set()
+        self.join()
+
+
+class BenchGuest(qsl.Guest):
+    """The test guest plus a second QMP monitor and an event log."""
+
+    def __init__(self, workdir, name, image, scenario, binary, accel,
+                 loadvm=None, extra_args=()):
+        self.qmp2_path = Path(workdir) / f"{name}.qmp"
+        self.qmp2_path.unlink(missing_ok=True)
+        extra = ["-qmp", f"unix:{self.qmp2_path},server=on,wait=off"]
+        extra += list(extra_args)
+        wl_extra = (f"wl.rate={MODERATE_RATE}"
+                    if scenario.mode == "moderate" else "")
+        super().__init__(workdir, name, image, mem_mib=scenario.mem_mib,
+                         wl_mib=scenario.wl_mib, mode=scenario.mode,
+                         accel=accel, binary=binary, loadvm=loadvm,
+                         extra_args=extra, wl_extra=wl_extra)
+        self.events = []
+
+    def pump(self):
+        """Move the queued QMP events into self.events; return the new."""
+        new = self.get_qmp_events(wait=False)
+        self.events += new
+        return new
+
+    def wait_event(self, pred, timeout, what):
+        deadline = time.monotonic() + timeout
+        seen = len(self.events)
+        while True:
+            self.pump()
+            for ev in self.events[seen:]:
+                if pred(ev):
+                    return ev
+            seen = len(self.events)
+            if not self.is_running():
+                raise qsl.GuestError(f"QEMU exited waiting for {what}: "
+                                     f"{self.get_log()}")
+            if time.monotonic() > deadline:
+                raise qsl.GuestError(f"no {what} within {timeout} s")
+            time.sleep(0.02)
+
+    def pause_s(self, wall0, wall1):
+        """Summed STOP->RESUME intervals between two wall-clock times."""
+        total, stop, count = 0.0, None, 0
+        for ev in self.events:
+            t = event_wall(ev)
+            if t < wall0 - 0.5 or t > wall1 + 0.5:
+                continue
+            if ev["event"] == "STOP":
+                stop = t
+            elif ev["event"] == "RESUME" and stop is not None:
+                total += t - stop
+                stop = None
+                count += 1
+        if stop is not None:
+            total += wall1 - stop
+        return total, count
+
+
+# ---------------------------------------------------------------------------
+# The four methods.  Each returns (end time (monotonic), figures dict).
+
+
+def do_savevm(vm, tag, _img, _mig, _started):
+    out = vm.hmp(f"savevm {tag}")
+    t_end = time.monotonic()
+    if out.strip():
+        raise qsl.GuestError(f"savevm: {out.strip()}")
+    return t_end, {}
+
+
+def do_snapshot_save(vm, tag, _img, _mig, _started):
+    r = vm.qmp("snapshot-save", **{"job-id": "snap0", "tag": tag,
+                                   "vmstate": "disk0",
+                                   "devices": ["disk0"]})
+    if "error" in r:
+        raise qsl.GuestError(f"snapshot-save: {r['error']['desc']}")
+    ev = vm.wait_event(lambda e: e["event"] == "JOB_STATUS_CHANGE"
+                       and e["data"]["id"] == "snap0"
+                       and e["data"]["status"] == "concluded",
+                       3600, "snapshot-save concluded")
+    t_end = mono_from_wall(event_wall(ev))
+    job = vm.job("snap0")
+    if job and job.get("error"):
+        raise qsl.GuestError(f"snapshot-save: {job['error']}")
+    vm.cmd("job-dismiss", id="snap0")
+    return t_end, {}
+
+
+def do_bg_snapshot(vm, _tag, _img, mig, _started):
+    vm.cmd("migrate-set-capabilities", capabilities=[
+        {"capability": "background-snapshot", "state": True},
+        {"capability": "events", "state": True}])
+    vm.cmd("migrate", uri=f"file:{mig}")
+    ev = vm.wait_event(lambda e: e["event"] == "MIGRATION"
+                       and e["data"]["status"] in ("completed", "failed",
+                                                   "cancelled"),
+                       3600, "migration end")
+    t_end = mono_from_wall(event_wall(ev))
+    info = vm.cmd("query-migrate")
+    if ev["data"]["status"] != "completed":
+        raise qsl.GuestError(f"background snapshot {ev['data']['status']}: "
+                             f"{info.get('error-desc', '')}")
+    ram = info.get("ram", {})
+    page = ram.get("page-size", 4096)
+    return t_end, {
+        "vmstate_bytes": mig.stat().st_size,
+        "nonzero_bytes": ram.get("normal", 0) * page,
+        "migrate_total_ms": info.get("total-time"),
+        "migrate_downtime_ms": info.get("downtime"),
+    }
+
+
+def do_savevm_live(vm, tag, _img, _mig, started):
+    r, _ = vm.savevm_live(tag)
+    returned = time.monotonic()
+    if "error" in r:
+        raise qsl.GuestError(f"savevm-live: {r['error']['desc']}")
+    started()
+    ev = vm.wait_event(lambda e: e["event"] == "SAVEVM_LIVE_COMPLETED",
+                       3600, "SAVEVM_LIVE_COMPLETED")
+    t_end = mono_from_wall(event_wall(ev))
+    d = ev["data"]
+    if "error" in d:
+        raise qsl.GuestError(f"savevm-live: {d['error']}")
+    vm.dismiss("live0")
+    return t_end, {"vmstate_bytes": d.get("vmstate-size"),
+                   "live_pause_ms": d["pause-us"] / 1000,
+                   "live_duration_s": d["duration-us"] / 1e6,
+                   "_returned": returned}
+
+
+DO = {"savevm": do_savevm, "snapshot-save": do_snapshot_save,
+      "bg-snapshot": do_bg_snapshot, "savevm-live": do_savevm_live}
+
+
+# ---------------------------------------------------------------------------
+# Workload figures from the host-stamped console lines
+
+
+def interp(points, t):
+    """Linear interpolation in [(t, value)] (sorted), clamped."""
+    if not points:
+        return None
+    if t <= points[0][0]:
+        return points[0][1]
+    for (ta, va), (tb, vb) in zip(points, points[1:]):
+        if ta <= t <= tb:
+            return va + (vb - va) * (t - ta) / (tb - ta) if tb > ta else vb
+    return points[-1][1]
+
+
+def workload_figures(tail, t_ready, t0, t_end, mode):
+    w1 = t_end + TAIL_S
+    prog = [(t, qsl.parse(line)) for t, line in tail.get("PROGRESS")
+            if t >= t_ready]
+    pages = [(t, p["pages_written"]) for t, p in prog]
+    gclock = [(t, p["t"]) for t, p in prog]
+    b0 = t0 - BASELINE_S
+    out = {}
+    rate = (interp(pages, t0) - interp(pages, b0)) / BASELINE_S
+    out["baseline_mib_s"] = round(rate * 4096 / MiB, 1)
+    window = w1 - t0
+    if mode != "idle" and rate <= 0:
+        out["work_lost_s"] = None
+        out["work_lost_basis"] = "no baseline progress"
+    elif mode != "idle":
+        done = interp(pages, w1) - interp(pages, t0)
+        out["work_lost_s"] = window - done / rate
+        out["work_lost_basis"] = "pages"
+    else:
+        done = interp(gclock, w1) - interp(gclock, t0)
+        out["work_lost_s"] = window - done
+        out["work_lost_basis"] = "guest clock"
+    out["window_s"] = window
+    # STATS lines that arrive in (t0, w1] cover the save (each covers the
+    # guest second before it); the baseline ones for comparison.
+    stats = [qsl.parse(line) for t, line in tail.get("STATS")
+             if t0 < t <= w1]
+    base = [qsl.parse(line) for t, line in tail.get("STATS")
+            if b0 < t <= t0]
+    out["guest_maxstall_ms"] = max((s["maxstall_ms"] for s in stats),
+                                   default=0.0)
+    out["stalls1"] = int(sum(s["stalls1"] for s in stats))
+    out["stalls10"] = int(sum(s["stalls10"] for s in stats))
+    out["base_maxstall_ms"] = max((s["maxstall_ms"] for s in base),
+                                  default=0.0)
+    out["base_stalls1_per_s"] = (sum(s["stalls1"] for s in base)
+                                 / BASELINE_S)
+    bad = [line for t, line in tail.get() if t >= t_ready and
+           line.split(" ")[0] in ("INCONSISTENT", "MISMATCH", "BADPAGES",
+                                  "ERROR")]
+    out["guest_errors"] = bad[:5]
+    return out
+
+
+# ---------------------------------------------------------------------------
+# One measurement
+
+
+def vm_name(sc, method, rep):
+    return f"{sc.key}-{method}-r{rep}"
+
+
+def measure(sc, method, rep, accel, thp):
+    name = vm_name(sc, method, rep)
+    img = qsl.image_create(WORK / f"{name}.qcow2", "1G")
+    mig = WORK / f"{name}.mig"
+    mig.unlink(missing_ok=True)
+    tag = "bench"
+    binary = METHOD_BINARY[method]
+    thp.set(sc.thp)
+    res = {"scenario": sc.key, "method": method, "rep": rep,
+           "mem_mib": sc.mem_mib, "mode": sc.mode, "thp": sc.thp,
+           "thp_setting": thp_get(), "wl_mib": sc.wl_mib,
+           "binary": "patched" if binary == qsl.PATCHED else "stock"}
+    vm = BenchGuest(WORK, name, img, sc, binary, accel)
+    tail = ConsoleTail(vm.console.path)
+    tail.start()
+    poller = sampler = None
+    try:
+        t_launch = time.monotonic()
+        vm.launch()
+        t_ready, line = tail.wait(
+            lambda t, ln: ln.startswith(("READY", "ERROR")) or
+            " ERROR " in ln, 600, "READY", vm)
+        if not line.startswith("READY"):
+            raise qsl.GuestError(f"guest: {line}")
+        res["boot_fill_s"] = round(t_ready - t_launch, 2)
+        pid = vm.get_pid()
+        res["qemu_anon_huge_mib"] = (rollup(pid, "AnonHugePages") or 0) / 1024
+        poller = QmpPoller(vm.qmp2_path)
+        poller.start()
+        # Steady state first: in moderate mode the workload counts its
+        # fill against the rate and sleeps that long (wl_mib / rate s)
+        # before it writes at the rate.  Then BASELINE_S s of baseline.
+        min_rate = {"idle": -1, "moderate": MODERATE_RATE / 2,
+                    "full": 1}[sc.mode]
+        t_steady, _ = tail.wait(
+            lambda t, ln: t > t_ready and ln.startswith("PROGRESS") and
+            qsl.parse(ln)["rate"] > min_rate,
+            120 + sc.wl_mib / MODERATE_RATE, "steady-state PROGRESS", vm)
+        tail.wait(lambda t, ln: t > t_steady + BASELINE_S + 0.5 and
+                  ln.startswith("PROGRESS"), 120, "baseline PROGRESS", vm)
+        if poller.error:
+            raise qsl.GuestError(f"second QMP monitor: {poller.error}")
+        vm.pump()
+        base_pss = pss_kib(pid)
+        sampler = MemSampler(pid)
+        if method != "savevm-live":
+            sampler.start()
+        wall0 = time.time()
+        t0 = time.monotonic()
+        # savevm-live: the sampler starts once the command returned, so
+        # that reading the page tables does not delay its fork() (the peak
+        # comes later, while the child writes)
+        t_end, extra = DO[method](vm, tag, img, mig, sampler.start)
+        if "_returned" in extra:
+            res["cmd_return_ms"] = (extra.pop("_returned") - t0) * 1000
+        t_done = time.monotonic()
+        wall1 = time.time()
+        # the window's tail, and a PROGRESS line beyond it
+        tail.wait(lambda t, ln: t > t_end + TAIL_S and
+                  ln.startswith("PROGRESS"), 60, "PROGRESS after the save",
+                  vm)
+        sampler.stop()
+        poller.stop()
+        vm.pump()
+        res.update(extra)
+        pause, nstops = vm.pause_s(wall0, wall1 - (t_done - t_end))
+        res["event_pause_ms"] = pause * 1000
+        res["stops"] = nstops
+        res["pause_ms"] = res.get("live_pause_ms", pause * 1000)
+        res["duration_s"] = t_end - t0
+        res["qmp_max_ms"], res["qmp_max_at_s"] = poller.max_rtt(t0, t_end)
+        res["qmp_base_max_ms"], _ = poller.max_rtt(t0 - BASELINE_S,
+                                                   t0 - 0.05)
+        res["qmp_samples"] = len(poller.samples)
+        res["mem_extra_mib"] = max(0, sampler.peak_kib - base_pss) / 1024
+        res["mem_children"] = sampler.max_children
+        res.update(workload_figures(tail, t_ready, t0, t_end, sc.mode))
+        res["stall_ms"] = max(res["guest_maxstall_ms"], res["pause_ms"])
+        if "vmstate_bytes" not in res or res["vmstate_bytes"] is None:
+            res["vmstate_bytes"] = qsl.image_snapshots(
+                img, force_share=True)[tag]
+    finally:
+        for th in (sampler, poller):
+            if th is not None and th.is_alive():
+                th.stop()
+        vm.shutdown(hard=True)
+        vm.qmp2_path.unlink(missing_ok=True)
+        tail.stop()
+    res["restore_s"], res["restore_note"] = restore(sc, method, rep, img,
+                                                    mig, tag, accel)
+    res["vmstate_mib"] = res["vmstate_bytes"] / MiB
+    if res.get("nonzero_bytes"):
+        res["nonzero_mib"] = res["nonzero_bytes"] / MiB
+    res["throughput_mib_s"] = res["vmstate_mib"] / res["duration_s"]
+    img.unlink(missing_ok=True)
+    mig.unlink(missing_ok=True)
+    for k, v in list(res.items()):
+        if isinstance(v, float):
+            res[k] = round(v, 4)
+    return res
+
+
+def restore(sc, method, rep, img, mig, tag, accel):
+    """Seconds from a new QEMU's start to the first workload line."""
+    name = vm_name(sc, method, rep) + "-restore"
+    binary = METHOD_BINARY[method]
+    if method == "bg-snapshot":
+        vm = BenchGuest(WORK, name, img, sc, binary, accel,
+                        extra_args=["-incoming", f"file:{mig}"])
+    else:
+        vm = BenchGuest(WORK, name, img, sc, binary, accel, loadvm=tag)
+    tail = ConsoleTail(vm.console.path)
+    tail.start()
+    try:
+        t0 = time.monotonic()
+        vm.launch()
+        t_qmp = time.monotonic()
+        t1, line = tail.wait(lambda t, ln: True, 600, "a workload line",
+                             vm)
+        note = f"QMP up after {t_qmp - t0:.2f} s; first line: {line[:40]}"
+        if method == "bg-snapshot":
+            st = vm.cmd("query-migrate").get("status")
+            note += f"; incoming {st}"
+        return round(t1 - t0, 3), note
+    finally:
+        vm.shutdown(hard=True)
+        vm.qmp2_path.unlink(missing_ok=True)
+        tail.stop()
+
+
+# ---------------------------------------------------------------------------
+# Summaries
+
+
+FIGURES = [
+    # key, header, format
+    ("pause_ms", "pause ms", "{:.0f}"),
+    ("stall_ms", "max stall incl. pause ms", "{:.0f}"),
+    ("stalls1", "stalls >1ms", "{:.0f}"),
+    ("stalls10", "stalls >10ms", "{:.0f}"),
+    ("work_lost_s", "work lost s", "{:.2f}"),
+    ("qmp_max_ms", "QMP unresponsive ms", "{:.0f}"),
+    ("duration_s", "save s", "{:.1f}"),
+    ("vmstate_mib", "vmstate MiB", "{:.0f}"),
+    ("mem_extra_mib", "peak extra mem MiB", "{:.0f}"),
+    ("restore_s", "restore s", "{:.1f}"),
+]
+
+
+def stats(values):
+    values = [v for v in values if v is not None]
+    if not values:
+        return None
+    return {"median": statistics.median(values), "min": min(values),
+            "max": max(values), "n": len(values)}
+
+
+def fmt_stat(st, fmt):
+    if st is None:
+        return "-"
+    s = fmt.format(st["median"])
+    if st["n"] > 1:
+        s += f" [{fmt.format(st['min'])}–{fmt.format(st['max'])}]"
+    return s
+
+
+def summarise(runs):
+    """{scenario: {method: {figure: stats}}}"""
+    out = {}
+    for r in runs:
+        if "error" in r:
+            continue
+        m = out.setdefault(r["scenario"], {}).setdefault(r["method"], {})
+        for key, _, _ in FIGURES + [("throughput_mib_s", "", ""),
+                                    ("nonzero_mib", "", ""),
+                                    ("event_pause_ms", "", "")]:
+            m.setdefault(key, []).append(r.get(key))
+    for sc in out.values():
+        for m in sc.values():
+            for key in list(m):
+                m[key] = stats(m[key])
+    return out
+
+
+def med(summary, sc, method, key):
+    try:
+        return summary[sc][method][key]["median"]
+    except (KeyError, TypeError):
+        return None
+
+
+def evaluate_targets(summary, refs, scenarios):
+    """The issue's six targets, for the 4 GiB full scenario if run."""
+    full = [s for s in scenarios if s.mode == "full"]
+    target = next((s for s in full if s.mem_mib == 4096 and s.thp == "on"),
+                  None)
+    note = ""
+    if target is None and full:
+        target = max(full, key=lambda s: s.mem_mib)
+        note = (f"the target scenario (4 GiB, full, THP on) was not run; "
+                f"evaluated on {target.label()} instead")
+    if target is None:
+        return {"scenario": None, "note": "no full-speed scenario run",
+                "targets": []}
+    k = target.key
+
+    def m(method, key):
+        return med(summary, k, method, key)
+
+    fork = refs.get("fork", {}).get(f"{target.mem_mib}-{target.thp}", {})
+    fork_ms = fork.get("median_ms")
+    rows = []
+
+    def add(name, value, limit, unit, how):
+        if value is None or limit is None:
+            rows.append({"target": name, "value": value, "limit": limit,
+                         "unit": unit, "met": None, "how": how})
+        else:
+            rows.append({"target": name, "value": round(value, 3),
+                         "limit": round(limit, 3), "unit": unit,
+                         "met": value <= limit, "how": how})
+
+    add("guest max stall over the whole operation, pause included",
+        m("savevm-live", "stall_ms"), 100, "ms", "≤ 100 ms")
+    wl_ss, wl_bg = m("snapshot-save", "work_lost_s"), m("bg-snapshot",
+                                                        "work_lost_s")
+    lim = (min(wl_ss, wl_bg) / 5 if wl_ss is not None and wl_bg is not None
+           else None)
+    add("guest work lost", m("savevm-live", "work_lost_s"), lim, "s",
+        f"≤ 1/5 of min(snapshot-save {fnum(wl_ss)} s, "
+        f"bg-snapshot {fnum(wl_bg)} s)")
+    add("QMP/main loop unresponsive", m("savevm-live", "qmp_max_ms"), 100,
+        "ms", "≤ 100 ms")
+    add("VM pause", m("savevm-live", "pause_ms"),
+        fork_ms + 10 if fork_ms is not None else None, "ms",
+        f"≤ bare fork() {fnum(fork_ms)} ms + 10 ms")
+    ss = m("snapshot-save", "duration_s")
+    add("save duration", m("savevm-live", "duration_s"),
+        ss * 1.2 if ss is not None else None, "s",
+        f"≤ 1.2 × snapshot-save {fnum(ss)} s")
+    add("vmstate size", m("savevm-live", "vmstate_mib"),
+        m("snapshot-save", "vmstate_mib"), "MiB", "≤ snapshot-save's")
+    return {"scenario": k, "label": target.label(), "note": note,
+            "targets": rows}
+
+
+def markdown(data):
+    mach = data["machine"]
+    lines = [f"# savevm-live benchmark: {data['name']}", ""]
+    lines += ["## Machine", ""]
+    for key in ("cpu", "cores", "ram_gib", "kernel", "os", "filesystem",
+                "accel", "accel_reason", "thp_original", "thp_defrag",
+                "qemu_stock", "qemu_patched", "series", "date"):
+        lines.append(f"- {key}: {mach.get(key)}")
+    lines += ["", f"Command: `{data['command']}`; "
+              f"{data['elapsed_s'] / 60:.1f} min.", ""]
+    if data.get("skipped"):
+        lines += ["Skipped: " + "; ".join(data["skipped"]), ""]
+    lines += ["## Reference limits", ""]
+    refs = data["refs"]
+    if refs.get("write"):
+        w = refs["write"]
+        lines.append(f"- sequential write bandwidth: {w['mib_s']:.0f} MiB/s "
+                     f"({w['mib']} MiB, `{w['cmd']}`)")
+    for key, f in sorted(refs.get("fork", {}).items()):
+        lines.append(f"- bare fork() of {f['size_mib']} MiB touched, THP "
+                     f"{key.split('-', 1)[1]} ({f['thp_setting']}, "
+                     f"{f['anon_huge_kib'] // 1024} MiB huge): median "
+                     f"{f['median_ms']:.2f} ms of {f['fork_ms']}")
+    lines += ["", "## Results", "",
+              "median [min–max] over the repetitions; n = repetitions.", ""]
+    hdr = ["scenario", "method", "n"] + [h for _, h, _ in FIGURES]
+    lines.append("| " + " | ".join(hdr) + " |")
+    lines.append("|" + "---|" * len(hdr))
+    summary = data["summary"]
+    for sc in data["scenarios"]:
+        for method in data["methods"]:
+            fig = summary.get(sc["key"], {}).get(method)
+            if not fig:
+                continue
+            n = max((v["n"] for v in fig.values() if v), default=0)
+            row = [sc["label"], method, str(n)]
+            row += [fmt_stat(fig.get(k), f) for k, _, f in FIGURES]
+            lines.append("| " + " | ".join(row) + " |")
+    nz = [(sc["label"], med(summary, sc["key"], "bg-snapshot",
+                            "nonzero_mib")) for sc in data["scenarios"]]
+    nz = [x for x in nz if x[1]]
+    if nz:
+        lines += ["", "Non-zero guest RAM (bg-snapshot's non-zero pages): "
+                  + "; ".join(f"{lab}: {v:.0f} MiB" for lab, v in nz)]
+    errs = [r for r in data["runs"] if "error" in r]
+    if errs:
+        lines += ["", "Failed measurements:", ""]
+        lines += [f"- {r['scenario']} {r['method']} r{r['rep']}: "
+                  f"{r['error']}" for r in errs]
+    t = data["targets"]
+    lines += ["", "## Targets", ""]
+    if t.get("note"):
+        lines += [f"Note: {t['note']}.", ""]
+    if t.get("scenario"):
+        lines += [f"Scenario: {t['label']}, savevm-live medians.", "",
+                  "| target | savevm-live | limit | met |",
+                  "|---|---|---|---|"]
+        for row in t["targets"]:
+            met = {True: "met", False: "**missed**", None: "n/a"}[row["met"]]
+            val = "-" if row["value"] is None else \
+                f"{row['value']:.3g} {row['unit']}"
+            lines.append(f"| {row['target']} | {val} | {row['how']} | "
+                         f"{met} |")
+    lines += ["", "Definitions: see the docstring of bench/run.py and "
+              "README.md (Benchmark).", ""]
+    return "\n".join(lines)
+
+
+def plots(data, out, name):
+    import matplotlib                       # pylint: disable=import-outside-toplevel
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt         # pylint: disable=import-outside-toplevel
+
+    summary = data["summary"]
+    methods = data["methods"]
+    files = []
+    # 1. pause and max stall by method and RAM size (full mode)
+    full = [s for s in data["scenarios"] if s["mode"] == "full"]
+    full.sort(key=lambda s: (s["mem_mib"], s["thp"]))
+    if full:
+        fig, axes = plt.subplots(1, 2, figsize=(12, 4.5))
+        width = 0.8 / len(methods)
+        for ax, key, title in ((axes[0], "pause_ms", "VM pause"),
+                               (axes[1], "stall_ms",
+                                "guest max stall incl. pause")):
+            for i, method in enumerate(methods):
+                xs, ys, lo, hi = [], [], [], []
+                for j, sc in enumerate(full):
+                    st = (summary.get(sc["key"], {}).get(method) or {}).get(
+                        key)
+                    if not st:
+                        continue
+                    xs.append(j + (i - (len(methods) - 1) / 2) * width)
+                    ys.append(max(st["median"], 0.01))
+                    lo.append(max(st["median"] - st["min"], 0))
+                    hi.append(max(st["max"] - st["median"], 0))
+                ax.bar(xs, ys, width, yerr=[lo, hi], label=method,
+                       capsize=2)
+            ax.set_xticks(range(len(full)))
+            ax.set_xticklabels([f"{s['mem_mib'] // 1024} GiB\nTHP {s['thp']}"
+                                for s in full])
+            ax.set_yscale("log")
+            ax.set_ylabel("ms (log)")
+            ax.set_title(f"{title} (full-speed workload)")
+            ax.grid(axis="y", alpha=0.3)
+        axes[0].legend(fontsize=8)
+        fig.suptitle(f"{data['machine']['accel'].upper()}, "
+                     f"{data['machine']['cpu']}", fontsize=9)
+        fig.tight_layout()
+        p = out / f"{name}-pause-stall.png"
+        fig.savefig(p, dpi=110)
+        plt.close(fig)
+        files.append(p)
+    # 2. save throughput vs the write bandwidth
+    scs = data["scenarios"]
+    if scs:
+        fig, ax = plt.subplots(figsize=(max(6, 1.3 * len(scs) + 3), 4.5))
+        width = 0.8 / len(methods)
+        for i, method in enumerate(methods):
+            xs, ys = [], []
+            for j, sc in enumerate(scs):
+                st = (summary.get(sc["key"], {}).get(method) or {}).get(
+                    "throughput_mib_s")
+                if st:
+                    xs.append(j + (i - (len(methods) - 1) / 2) * width)
+                    ys.append(st["median"])
+            ax.bar(xs, ys, width, label=method)
+        w = data["refs"].get("write")
+        if w:
+            ax.axhline(w["mib_s"], color="k", ls="--",
+                       label=f"dd write {w['mib_s']:.0f} MiB/s")
+        ax.set_xticks(range(len(scs)))
+        ax.set_xticklabels([s["label"].replace(", ", "\n") for s in scs],
+                           fontsize=7)
+        ax.set_ylabel("vmstate MiB / save duration s")
+        ax.set_title("save throughput vs sequential write bandwidth")
+        ax.legend(fontsize=8)
+        ax.grid(axis="y", alpha=0.3)
+        fig.tight_layout()
+        p = out / f"{name}-throughput.png"
+        fig.savefig(p, dpi=110)
+        plt.close(fig)
+        files.append(p)
+    return files
+
+
+# ---------------------------------------------------------------------------
+# Planning
+
+
+def estimate_s(sc, method):
+    """Rough seconds for one measurement under TCG on 2 cores, from the
+    smoke runs: boot, fill (~300 MiB/s), baseline, save, tail, restore."""
+    state = sc.wl_mib + 80
+    rate = {"savevm": 650, "snapshot-save": 650, "bg-snapshot": 220,
+            "savevm-live": 500}[method]
+    if sc.mode != "full":
+        rate *= 1.5
+    steady = sc.wl_mib / MODERATE_RATE if sc.mode == "moderate" else 0
+    return (3 + sc.wl_mib / 300 + steady + BASELINE_S + 1 + state / rate
+            + TAIL_S + 1 + 1 + state / 700 + 2)
+
+
+def fits(sc, skipped=None):
+    """Whether the host can hold this guest plus a copy of its RAM (the
+    worst case of savevm-live's copy-on-write) and some slack."""
+    need = sc.mem_mib * 2 + 1024
+    avail = meminfo()["MemAvailable"] // 1024
+    if need > avail:
+        why = (f"{sc.label()}: needs ~{need} MiB, the host has {avail} MiB "
+               f"available")
+        if skipped is not None:
+            skipped.append(why)
+        return why
+    return None
+
+
+def fnum(v, fmt="{:.2f}"):
+    return "-" if v is None else fmt.format(v)
+
+
+def parse_args(argv):
+    ap = argparse.ArgumentParser(
+        description="Benchmark savevm-live against stock QEMU's snapshots.")
+    ap.add_argument("--quick", action="store_true",
+                    help="smoke run: 1 GiB, full, THP as is, 1 repetition")
+    ap.add_argument("--ram", help="guest RAM sizes in GiB, e.g. 1,4")
+    ap.add_argument("--mode", help="workloads: idle,moderate,full")
+    ap.add_argument("--thp", help="THP: on,off,default")
+    ap.add_argument("--methods", help=",".join(METHODS))
+    ap.add_argument("--reps", type=int, help="repetitions per scenario")
+    ap.add_argument("--accel", default="auto", choices=("auto", "tcg", "kvm"))
+    ap.add_argument("--out", help="output directory (default bench/results)")
+    ap.add_argument("--name", help="result file name (default: latest, or "
+                    "quick for --quick)")
+    ap.add_argument("--write-mib", type=int, default=2048,
+                    help="MiB the write-bandwidth reference writes")
+    ap.add_argument("--dry-run", action="store_true",
+                    help="print the plan and the estimate, then stop")
+    return ap.parse_args(argv)
+
+
+def plan(args):
+    if args.quick:
+        scs = quick_set()
+    elif args.ram or args.mode or args.thp:
+        rams = [int(float(x) * 1024) for x in (args.ram or "1").split(",")]
+        modes = (args.mode or "full").split(",")
+        thps = (args.thp or "on").split(",")
+        scs = [Scenario(r, m, t, args.reps or 1)
+               for r in rams for m in modes for t in thps]
+    else:
+        scs = default_set()
+    if args.reps:
+        scs = [Scenario(s.mem_mib, s.mode, s.thp, args.reps) for s in scs]
+    for s in scs:
+        if s.mode not in MODES or s.thp not in ("on", "off", "default"):
+            raise SystemExit(f"bad scenario {s}")
+    methods = tuple(args.methods.split(",")) if args.methods else METHODS
+    for m in methods:
+        if m not in METHODS:
+            raise SystemExit(f"unknown method {m}; known: {METHODS}")
+    return scs, methods
+
+
+def main(argv=None):
+    args = parse_args(argv if argv is not None else sys.argv[1:])
+    scenarios, methods = plan(args)
+    name = args.name or ("quick" if args.quick else "latest")
+    out = Path(args.out) if args.out else TOP / "bench" / "results"
+    WORK.mkdir(parents=True, exist_ok=True)
+    out.mkdir(parents=True, exist_ok=True)
+    log = WORK / f"{name}.log"
+    logging.basicConfig(filename=log, filemode="w", level=logging.DEBUG,
+                        format="%(asctime)s %(name)s %(message)s")
+
+    skipped = []
+    scenarios = [s for s in scenarios if not fits(s, skipped)]
+    thp = Thp()
+    if any(s.thp != "default" for s in scenarios) and not thp.can_set():
+        for s in scenarios:
+            if s.thp != "default":
+                skipped.append(f"{s.label()}: cannot change {THP_SYSFS}")
+        scenarios = [s for s in scenarios if s.thp == "default"]
+    est = sum(estimate_s(s, m) * s.reps for s in scenarios for m in methods)
+    est += 25 + sum(2 + s.mem_mib / 1024 for s in scenarios)     # refs
+    say(f"bench: {len(scenarios)} scenario(s) × {len(methods)} method(s), "
+        f"{sum(s.reps for s in scenarios) * len(methods)} measurements; "
+        f"expected ~{est / 60:.0f} min (TCG estimate)")
+    for s in scenarios:
+        say(f"  {s.label()}, {s.reps} rep(s), workload {s.wl_mib} MiB")
+    for s in skipped:
+        say(f"  skipped: {s}")
+    say(f"  log: {log.relative_to(TOP)}; results: {out}/{name}.*")
+    if args.dry_run:
+        return 0
+
+    atexit.register(thp.restore)
+    for sig in (signal.SIGTERM, signal.SIGHUP):
+        signal.signal(sig, lambda *_: sys.exit(128 + 15))
+
+    t_start = time.monotonic()
+    if args.accel == "auto":
+        ok, why = qsl.kvm_works(WORK, timeout=20)
+        accel = "kvm" if ok else "tcg"
+    else:
+        accel, why = args.accel, "chosen with --accel"
+    say(f"accelerator: {accel} ({why})")
+    machine = machine_description(accel, why)
+
+    refs = {"fork": {}}
+    say("reference limits: ", end="")
+    w = write_bandwidth(min(args.write_mib, 1024) if args.quick
+                        else args.write_mib)
+    refs["write"] = w
+    say(f"write {w['mib_s']:.0f} MiB/s", end="")
+    for mem, t in sorted({(s.mem_mib, s.thp) for s in scenarios}):
+        thp.set(t)
+        f = fork_reference(mem, t)
+        refs["fork"][f"{mem}-{t}"] = f
+        say(f"; fork {mem // 1024} GiB THP {t}: {f['median_ms']:.2f} ms",
+            end="")
+    say()
+
+    runs = []
+    nrep = max(s.reps for s in scenarios) if scenarios else 0
+    total = sum(s.reps for s in scenarios) * len(methods)
+    done = 0
+    for rep in range(nrep):
+        for sc in scenarios:
+            if rep >= sc.reps:
+                continue
+            k = rep % len(methods)
+            for method in methods[k:] + methods[:k]:
+                done += 1
+                say(f"[{done}/{total}] {sc.label()} {method} rep {rep + 1}: ",
+                    end="")
+                t = time.monotonic()
+                try:
+                    why = fits(sc)
+                    if why:
+                        raise qsl.GuestError(f"skipped: {why}")
+                    r = measure(sc, method, rep + 1, accel, thp)
+                    say(f"pause {r['pause_ms']:.0f} ms, stall "
+                        f"{r['stall_ms']:.0f} ms, lost "
+                        f"{fnum(r['work_lost_s'])} s, QMP "
+                        f"{r['qmp_max_ms']:.0f} ms, save "
+                        f"{r['duration_s']:.1f} s, vmstate "
+                        f"{r['vmstate_mib']:.0f} MiB, mem +"
+                        f"{r['mem_extra_mib']:.0f} MiB, restore "
+                        f"{r['restore_s']:.1f} s "
+                        f"({time.monotonic() - t:.0f} s)")
+                    if r["guest_errors"]:
+                        say(f"    guest reported: {r['guest_errors']}")
+                except Exception as e:  # pylint: disable=broad-except
+                    LOG.exception("measurement failed")
+                    r = {"scenario": sc.key, "method": method,
+                         "rep": rep + 1, "error": str(e).splitlines()[0]}
+                    say(f"FAILED: {r['error']}")
+                runs.append(r)
+                data = result_data(name, machine, refs, scenarios, methods,
+                                   runs, skipped, t_start, argv)
+                (out / f"{name}.json").write_text(
+                    json.dumps(data, indent=1) + "\n", encoding="utf-8")
+    thp.restore()
+    data = result_data(name, machine, refs, scenarios, methods, runs,
+                       skipped, t_start, argv)
+    (out / f"{name}.json").write_text(json.dumps(data, indent=1) + "\n",
+                                      encoding="utf-8")
+    md = markdown(data)
+    (out / f"{name}.md").write_text(md, encoding="utf-8")
+    files = plots(data, out, name)
+    say()
+    say(md)
+    say("wrote " + ", ".join(str(p.relative_to(TOP) if p.is_relative_to(TOP)
+                                 else p)
+                             for p in [out / f"{name}.json",
+                                       out / f"{name}.md", *files]))
+    return 1 if any("error" in r for r in runs) else 0
+
+
+def result_data(name, machine, refs, scenarios, methods, runs, skipped,
+                t_start, argv):
+    summary = summarise(runs)
+    return {
+        "name": name,
+        "command": "bench/run.sh " + " ".join(
+            argv if argv is not None else sys.argv[1:]),
+        "elapsed_s": time.monotonic() - t_start,
+        "machine": machine,
+        "refs": refs,
+        "scenarios": [dict(asdict(s), key=s.key, label=s.label(),
+                           wl_mib=s.wl_mib) for s in scenarios],
+        "methods": list(methods),
+        "skipped": skipped,
+        "runs": runs,
+        "summary": summary,
+        "targets": evaluate_targets(summary, refs, scenarios),
+    }
+
+
+if __name__ == "__main__":
+    sys.exit(main())

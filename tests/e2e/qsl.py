@@ -1,0 +1,322 @@
+# SPDX-License-Identifier: GPL-2.0-or-later
+"""
+Helpers for the end-to-end tests, the demo and the benchmark: the test
+guest (a Debian kernel, a busybox initramfs and our workload, made by
+scripts/build-guest.sh) run by the patched or the stock QEMU build through
+the tree's own python/qemu.machine and qemu.qmp.
+
+The workload prints "WL ..." lines on the serial console, which goes to a
+file; see tests/guest/workload.c for what they mean.
+"""
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+TOP = Path(__file__).resolve().parents[2]
+TREE = TOP / "qemu"
+PATCHED_BUILD = TREE / "build"
+STOCK_BUILD = TOP / "build" / "stock-src" / "build"
+GUEST = TOP / "build" / "guest"
+
+sys.path.insert(0, str(TREE / "python"))
+# pylint: disable=wrong-import-position
+from qemu.machine import QEMUMachine  # noqa: E402
+from qemu.machine.machine import VMLaunchFailure  # noqa: E402,F401
+
+PATCHED = str(PATCHED_BUILD / "qemu-system-x86_64")
+STOCK = str(STOCK_BUILD / "qemu-system-x86_64")
+QEMU_IMG = str(PATCHED_BUILD / "qemu-img")
+
+MiB = 1024 * 1024
+GiB = 1024 * MiB
+
+# What libvirt gives QEMU
+LIBVIRT_SANDBOX = ("on,obsolete=deny,elevateprivileges=deny,spawn=deny,"
+                   "resourcecontrol=deny")
+
+
+class GuestError(Exception):
+    pass
+
+
+def qemu_img(*args, check=True):
+    """Run qemu-img; return its stdout."""
+    p = subprocess.run([QEMU_IMG, *args], capture_output=True, text=True,
+                       check=False)
+    if check and p.returncode:
+        raise GuestError(f"qemu-img {' '.join(args)}: {p.stderr.strip()}")
+    return p.stdout
+
+
+def image_create(path, size="1G"):
+    qemu_img("create", "-q", "-f", "qcow2", str(path), size)
+    return path
+
+
+def image_check(path):
+    """qemu-img check; raises unless the image is clean."""
+    p = subprocess.run([QEMU_IMG, "check", "--output=json", str(path)],
+                       capture_output=True, text=True, check=False)
+    if p.returncode:
+        raise GuestError(f"qemu-img check {path}: rc={p.returncode}\n"
+                         f"{p.stdout}{p.stderr}")
+    return json.loads(p.stdout)
+
+
+def image_snapshots(path, force_share=False):
+    """{name: vm-state-size} of the image's internal snapshots."""
+    args = ["info", "--output=json"]
+    if force_share:
+        args.append("-U")
+    info = json.loads(qemu_img(*args, str(path)))
+    return {s["name"]: s["vm-state-size"] for s in info.get("snapshots", [])}
+
+
+class Console:
+    """The guest's serial console, written by QEMU to a file."""
+
+    def __init__(self, path):
+        self.path = Path(path)
+        self.pos = 0
+
+    def text(self):
+        try:
+            return self.path.read_bytes().decode(errors="replace")
+        except FileNotFoundError:
+            return ""
+
+    def mark(self):
+        """An offset: wait()/lines() can start from it."""
+        return len(self.text())
+
+    def lines(self, start=0, end=None, kind=None):
+        out = []
+        for line in self.text()[start:end].splitlines():
+            i = line.find("WL ")
+            if i < 0:
+                continue
+            line = line[i + 3:]
+            if kind is None or line.startswith(kind + " ") or line == kind:
+                out.append(line)
+        return out
+
+    def wait(self, kind, start=0, timeout=120, fail_on=None, proc=None):
+        """Wait for a 'WL <kind>' line after @start; return it parsed."""
+        deadline = time.monotonic() + timeout
+        while True:
+            text = self.text()
+            for line in text[start:].splitlines():
+                i = line.find("WL ")
+                if i < 0:
+                    continue
+                line = line[i + 3:]
+                if fail_on and line.split(" ")[0] in fail_on:
+                    raise GuestError(f"guest: {line}")
+                if line.split(" ")[0] == kind:
+                    return parse(line)
+            if proc is not None and not proc.is_running():
+                raise GuestError(f"QEMU exited while waiting for {kind}: "
+                                 f"{proc.get_log()}")
+            if time.monotonic() > deadline:
+                tail = "\n".join(text.splitlines()[-15:])
+                raise GuestError(f"no '{kind}' line within {timeout} s\n"
+                                 f"console ends with:\n{tail}")
+            time.sleep(0.1)
+
+
+def parse(line):
+    """'KIND a=1 b=x' -> {'kind': 'KIND', 'a': 1.0, 'b': 'x'}"""
+    parts = line.split()
+    d = {"kind": parts[0], "line": line}
+    for p in parts[1:]:
+        if "=" in p:
+            k, v = p.split("=", 1)
+            try:
+                d[k] = float(v)
+            except ValueError:
+                d[k] = v
+    return d
+
+
+def kernel():
+    """The uncompressed kernel boots faster under TCG, when there is one."""
+    vmlinux = GUEST / "vmlinux"
+    return vmlinux if vmlinux.exists() else GUEST / "vmlinuz"
+
+
+def kernel_args(wl_mib, mode="full", extra=""):
+    return (f"console=ttyS0 quiet panic=-1 wl.mib={wl_mib} wl.mode={mode} "
+            f"wl.disk-ms=200 {extra}").strip()
+
+
+# Every Guest made, so that a test's teardown can stop what it left running
+ALL_GUESTS = []
+
+
+def stop_all_guests():
+    while ALL_GUESTS:
+        vm = ALL_GUESTS.pop()
+        try:
+            if vm.is_running():
+                vm.shutdown(hard=True)
+        except Exception:  # pylint: disable=broad-except
+            pass
+
+
+class Guest(QEMUMachine):
+    """
+    The test guest: Linux + workload, guest RAM in a private RAM backend,
+    one qcow2 disk 'disk0' (virtio) holding both the workload's disk block
+    and the snapshots.  A restore needs the same options, plus loadvm=TAG.
+    """
+
+    def __init__(self, workdir, name, image, mem_mib=512, wl_mib=None,
+                 mode="full", accel="tcg", binary=PATCHED, loadvm=None,
+                 memdev=None, sandbox=None, extra_args=(), wl_extra=""):
+        self.workdir = Path(workdir)
+        self.console = Console(self.workdir / f"{name}.console")
+        if self.console.path.exists():
+            self.console.path.unlink()
+        if wl_mib is None:
+            wl_mib = mem_mib * 3 // 4
+        if memdev is None:
+            memdev = f"memory-backend-ram,id=mem,size={mem_mib}M,share=off"
+        args = [
+            "-accel", accel, "-machine", "q35,memory-backend=mem",
+            "-m", f"{mem_mib}M", "-smp", "1", "-object", memdev,
+            "-kernel", str(kernel()),
+            "-initrd", str(GUEST / "initrd.gz"),
+            "-append", kernel_args(wl_mib, mode, wl_extra),
+            "-serial", f"file:{self.console.path}",
+            "-blockdev", f"file,filename={image},node-name=file0",
+            "-blockdev", "qcow2,file=file0,node-name=disk0",
+            "-device", "virtio-blk-pci,drive=disk0",
+            "-no-reboot", "-nodefaults", "-nic", "none",
+        ]
+        if sandbox:
+            args += ["-sandbox", sandbox]
+        if loadvm:
+            args += ["-loadvm", loadvm]
+        args += list(extra_args)
+        log_dir = self.workdir / "logs"
+        log_dir.mkdir(exist_ok=True)
+        super().__init__(binary, args=args, name=name,
+                         base_temp_dir=str(self.workdir), log_dir=str(log_dir))
+        self.image = Path(image)
+        ALL_GUESTS.append(self)
+
+    def start(self, wait_ready=True, timeout=300):
+        self.launch()
+        if wait_ready:
+            return self.console.wait("READY", timeout=timeout, proc=self,
+                                     fail_on=("ERROR", "INCONSISTENT"))
+        return None
+
+    # QMP helpers
+    def hmp(self, cmd):
+        return self.cmd("human-monitor-command", command_line=cmd)
+
+    def running(self):
+        return self.cmd("query-status")["running"]
+
+    def savevm_live(self, tag, job_id="live0", vmstate="disk0",
+                    devices=("disk0",)):
+        """Start a live savevm; returns (QMP response, seconds it took)."""
+        t0 = time.monotonic()
+        r = self.qmp("savevm-live", **{"job-id": job_id, "tag": tag,
+                                       "vmstate": vmstate,
+                                       "devices": list(devices)})
+        return r, time.monotonic() - t0
+
+    def wait_completed(self, timeout=600):
+        ev = self.event_wait("SAVEVM_LIVE_COMPLETED", timeout=timeout)
+        if ev is None:
+            raise GuestError("no SAVEVM_LIVE_COMPLETED event")
+        return ev["data"]
+
+    def job(self, job_id):
+        for j in self.cmd("query-jobs"):
+            if j["id"] == job_id:
+                return j
+        return None
+
+    def dismiss(self, job_id):
+        deadline = time.monotonic() + 60
+        while True:
+            j = self.job(job_id)
+            if j is None:
+                return
+            if j["status"] == "concluded":
+                self.cmd("job-dismiss", id=job_id)
+                return
+            if time.monotonic() > deadline:
+                raise GuestError(f"job {job_id} stays {j['status']}")
+            time.sleep(0.05)
+
+    def save_child(self, timeout=30):
+        """The pid of the live savevm process QEMU forked."""
+        pid = self.get_pid()
+        path = f"/proc/{pid}/task/{pid}/children"
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            with open(path, encoding="ascii") as f:
+                kids = f.read().split()
+            if kids:
+                return int(kids[0])
+            time.sleep(0.01)
+        raise GuestError("QEMU has no child process")
+
+
+def wait_no_child(vm, timeout=30):
+    pid = vm.get_pid()
+    path = f"/proc/{pid}/task/{pid}/children"
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        with open(path, encoding="ascii") as f:
+            if not f.read().split():
+                return
+        time.sleep(0.02)
+    raise GuestError("the live savevm process is still there")
+
+
+def stop_process(pid):
+    os.kill(pid, signal.SIGSTOP)
+
+
+def cont_process(pid):
+    os.kill(pid, signal.SIGCONT)
+
+
+def verify_restored(vm, start=0, timeout=300):
+    """
+    The restored workload must go on and prove the snapshot: its next full
+    check prints CONSISTENT, its next disk check MATCH, and nothing
+    INCONSISTENT or MISMATCH on the way.
+    """
+    bad = ("INCONSISTENT", "MISMATCH", "BADPAGES", "ERROR")
+    c = vm.console.wait("CONSISTENT", start=start, timeout=timeout,
+                        fail_on=bad, proc=vm)
+    m = vm.console.wait("MATCH", start=start, timeout=timeout,
+                        fail_on=bad, proc=vm)
+    return c, m
+
+
+def kvm_works(workdir, timeout=30):
+    """A short probe boot: does KVM run the test guest here?"""
+    if not os.access("/dev/kvm", os.R_OK | os.W_OK):
+        return False, "no usable /dev/kvm"
+    img = image_create(Path(workdir) / "kvm-probe.qcow2", "64M")
+    vm = Guest(workdir, "kvm-probe", img, mem_mib=128, wl_mib=16,
+               accel="kvm")
+    try:
+        vm.start(timeout=timeout)
+        return True, "KVM runs the guest"
+    except Exception as e:  # pylint: disable=broad-except
+        return False, f"KVM probe boot failed: {str(e).splitlines()[0]}"
+    finally:
+        vm.shutdown(hard=True)
