@@ -606,6 +606,9 @@ static void fill(void)
     /* All pages carry generation 0: that is sweep 1 at position 0. */
     st.gen = 1;
     st.pos = 0;
+    /* The rate limit counts from here: the fill is not rate-limited */
+    st.rate_start_ns = now_ns();
+    st.rate_start_pages = st.pages_written;
     wl_print("READY t=%.3f fill_ms=%.1f pages=%" PRIu64 " mib=%" PRIu64
              " mode=%s", since_start(now_ns()),
              (double)(now_ns() - t0) / NS_PER_MS, st.npages, cfg.mib,
