@@ -667,6 +667,9 @@ def vm_name(sc, method, rep):
 
 def measure(sc, method, rep, accel, thp):
     name = vm_name(sc, method, rep)
+    # Write back what earlier measurements left dirty in the page cache, so
+    # that it does not slow this one's flushes
+    os.sync()
     img = qsl.image_create(WORK / f"{name}.qcow2", "1G")
     mig = WORK / f"{name}.mig"
     mig.unlink(missing_ok=True)
