@@ -468,7 +468,8 @@ class BenchGuest(qsl.Guest):
 
     def __init__(self, workdir, name, image, scenario, binary, accel,
                  loadvm=None, extra_args=()):
-        self.qmp2_path = Path(workdir) / f"{name}.qmp"
+        # Not under workdir: its path may be too long for a socket
+        self.qmp2_path = qsl.sock_dir() / f"{name}.qmp"
         self.qmp2_path.unlink(missing_ok=True)
         extra = ["-qmp", f"unix:{self.qmp2_path},server=on,wait=off"]
         extra += list(extra_args)
@@ -999,6 +1000,7 @@ def plots(data, out, name):
         for ax, key, title in ((axes[0], "pause_ms", "VM pause"),
                                (axes[1], "stall_ms",
                                 "guest max stall incl. pause")):
+            plotted = 0
             for i, method in enumerate(methods):
                 xs, ys, lo, hi = [], [], [], []
                 for j, sc in enumerate(full):
@@ -1012,11 +1014,17 @@ def plots(data, out, name):
                     hi.append(max(st["max"] - st["median"], 0))
                 ax.bar(xs, ys, width, yerr=[lo, hi], label=method,
                        capsize=2)
+                plotted += len(ys)
             ax.set_xticks(range(len(full)))
             ax.set_xticklabels([f"{s['mem_mib'] // 1024} GiB\nTHP {s['thp']}"
                                 for s in full])
-            ax.set_yscale("log")
-            ax.set_ylabel("ms (log)")
+            if plotted:
+                # A log scale needs positive values: not when all failed
+                ax.set_yscale("log")
+                ax.set_ylabel("ms (log)")
+            else:
+                ax.text(0.5, 0.5, "no measurement", ha="center",
+                        transform=ax.transAxes)
             ax.set_title(f"{title} (full-speed workload)")
             ax.grid(axis="y", alpha=0.3)
         axes[0].legend(fontsize=8)
@@ -1239,13 +1247,26 @@ def main(argv=None):
                 (out / f"{name}.json").write_text(
                     json.dumps(data, indent=1) + "\n", encoding="utf-8")
     thp.restore()
+    disk_reps = args.disk_reps
+    if disk_reps is None:
+        disk_reps = 3 if not (args.quick or args.ram or args.mode or
+                              args.thp or args.methods) else 0
+    disk = disk_scenario(accel, disk_reps) if disk_reps else None
     data = result_data(name, machine, refs, scenarios, methods, runs,
                        skipped, t_start, argv)
+    if disk:
+        data["disk"] = disk
     (out / f"{name}.json").write_text(json.dumps(data, indent=1) + "\n",
                                       encoding="utf-8")
     md = markdown(data)
     (out / f"{name}.md").write_text(md, encoding="utf-8")
-    files = plots(data, out, name)
+    try:
+        files = plots(data, out, name)
+    except Exception:  # pylint: disable=broad-except
+        # The figures are in the JSON and the table: a plot must not cost them
+        LOG.exception("plotting failed")
+        say("bench: plotting failed, see the log")
+        files = []
     say()
     say(md)
     say("wrote " + ", ".join(str(p.relative_to(TOP) if p.is_relative_to(TOP)

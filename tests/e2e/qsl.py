@@ -9,11 +9,14 @@ The workload prints "WL ..." lines on the serial console, which goes to a
 file; see tests/guest/workload.c for what they mean.
 """
 
+import atexit
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -42,6 +45,26 @@ LIBVIRT_SANDBOX = ("on,obsolete=deny,elevateprivileges=deny,spawn=deny,"
 
 class GuestError(Exception):
     pass
+
+
+_SOCK_DIR = None
+
+
+def sock_dir():
+    """
+    A directory for UNIX sockets, whose path is short whatever the path of
+    the checkout: a socket path must fit in sun_path (107 bytes), so
+    sockets never go under build/.  QEMU's own python tests do the same
+    (iotests' SOCK_DIR).  Removed when the process exits.
+    """
+    global _SOCK_DIR  # pylint: disable=global-statement
+    if _SOCK_DIR is None:
+        base = tempfile.gettempdir()
+        if len(base) > 32:
+            base = "/tmp"
+        _SOCK_DIR = tempfile.mkdtemp(prefix="qsl-", dir=base)
+        atexit.register(shutil.rmtree, _SOCK_DIR, ignore_errors=True)
+    return Path(_SOCK_DIR)
 
 
 def qemu_img(*args, check=True):

@@ -6,22 +6,74 @@
 # build/bench/smoke/ so that the committed results stay untouched.  One TAP
 # line per method: measured, and the figures it got.  Numbers are not
 # judged here: the full benchmark (make bench) is not part of make check.
+#
+# The smoke run works from a copy of the checkout whose path is longer than
+# a UNIX socket path may be (108 bytes): nothing may put a socket under the
+# checkout.  The copy holds the repository's own files; the QEMU trees and
+# the guest are linked from this checkout.
 set -uo pipefail
 . "$QSL_TOP/scripts/common.sh"
 
-out=$BUILD/bench/smoke
-rm -rf "$out"
-"$TOP/bench/run.sh" --quick --out "$out" --name smoke >&2
+n=0
+tap() {    # tap OK|FAIL description
+    n=$((n + 1))
+    if [ "$1" = OK ]; then echo "ok $n - $2"; else echo "not ok $n - $2"; fi
+}
+
+# 1. The report survives a run in which every measurement failed
+if out=$(/usr/bin/python3 - "$TOP" 2>&1 <<'PY'
+import sys, tempfile
+from pathlib import Path
+sys.path.insert(0, str(Path(sys.argv[1]) / "bench"))
+import run
+sc = run.Scenario(1024, "full", "default", 1)
+runs = [{"scenario": sc.key, "method": m, "rep": 1, "error": "it failed"}
+        for m in run.METHODS]
+data = run.result_data("allfailed", {"accel": "tcg", "cpu": "x"},
+                       {"fork": {}, "write": {"mib": 64, "seconds": 1.0,
+                                               "mib_s": 64.0, "cmd": "dd"}},
+                       [sc],
+                       list(run.METHODS), runs, [], 0.0, [])
+md = run.markdown(data)
+assert "it failed" in md, md
+with tempfile.TemporaryDirectory() as d:
+    files = run.plots(data, Path(d), "allfailed")
+    assert len(files) == 2, files
+print("report and plots written")
+PY
+); then
+    tap OK "bench report: a run in which every measurement failed is reported"
+else
+    printf '%s\n' "$out" >&2
+    tap FAIL "bench report: a run in which every measurement failed: $(printf '%s' "$out" | tail -1)"
+fi
+
+# 2. The smoke run, from a deep copy of the checkout
+deep=$BUILD/deep-checkout/$(printf 'd%.0s' {1..70})/$(printf 'e%.0s' {1..70})/qsl
+rm -rf "$BUILD/deep-checkout"
+mkdir -p "$deep/build"
+(cd "$TOP" && git ls-files -co --exclude-standard -z |
+     xargs -0 cp -p --parents -t "$deep") || tap FAIL "copy the checkout"
+ln -s "$TREE" "$deep/qemu"
+ln -s "$BUILD/guest" "$deep/build/guest"
+ln -s "$STOCK_SRC" "$deep/build/stock-src"
+echo "bench smoke from $deep (${#deep} bytes)" >&2
+
+out=$deep/build/bench/smoke
+"$deep/bench/run.sh" --quick --out "$out" --name smoke >&2
 rc=$?
 json=$out/smoke.json
 if [ ! -s "$json" ]; then
-    echo "not ok 1 - bench --quick wrote no results (exit $rc)"
+    tap FAIL "bench --quick wrote no results (exit $rc)"
     exit 0
 fi
-/usr/bin/python3 - "$json" <<'PY'
+mkdir -p "$BUILD/bench"
+rm -rf "$BUILD/bench/smoke"
+cp -r "$out" "$BUILD/bench/smoke"
+res=$(/usr/bin/python3 - "$json" "$n" <<'PY'
 import json, sys
 d = json.load(open(sys.argv[1]))
-n = 0
+n = int(sys.argv[2])
 for m in d["methods"]:
     n += 1
     runs = [r for r in d["runs"] if r["method"] == m]
@@ -35,3 +87,12 @@ for m in d["methods"]:
           f"save {r['duration_s']:.1f} s, vmstate {r['vmstate_mib']:.0f} MiB, "
           f"restore {r['restore_s']:.1f} s")
 PY
+)
+printf '%s\n' "$res"
+n=$((n + $(printf '%s\n' "$res" | grep -c '^\(not \)\?ok ')))
+if [ $rc = 0 ]; then
+    tap OK "bench --quick exited 0"
+else
+    tap FAIL "bench --quick exited with status $rc"
+fi
+rm -rf "$BUILD/deep-checkout"
