@@ -40,6 +40,12 @@ ones, median [min-max] over the repetitions):
   qmp_max_ms      QMP unresponsive: the longest round trip of the
                   'query-status' sent every 15 ms on a second QMP monitor,
                   among those overlapping the save
+  cmd_return_ms   how long the snapshot command took to return (the HMP
+                  savevm: the whole save; savevm-live: until the instant
+                  is captured, reservation included; QMP's dispatcher,
+                  shared by all monitors, runs nothing else meanwhile)
+  qmp_after_ms    QMP unresponsive once the command returned: as
+                  qmp_max_ms, among the queries overlapping [return, end]
   duration_s      save duration: command start to the end of the save (the
                   completion event / the HMP command's return)
   vmstate_mib     size of the saved VM state (qcow2 vm-state-size, the
@@ -530,13 +536,14 @@ def do_savevm(vm, tag, _img, _mig, _started):
     t_end = time.monotonic()
     if out.strip():
         raise qsl.GuestError(f"savevm: {out.strip()}")
-    return t_end, {}
+    return t_end, {"_returned": t_end}
 
 
 def do_snapshot_save(vm, tag, _img, _mig, _started):
     r = vm.qmp("snapshot-save", **{"job-id": "snap0", "tag": tag,
                                    "vmstate": "disk0",
                                    "devices": ["disk0"]})
+    returned = time.monotonic()
     if "error" in r:
         raise qsl.GuestError(f"snapshot-save: {r['error']['desc']}")
     ev = vm.wait_event(lambda e: e["event"] == "JOB_STATUS_CHANGE"
@@ -548,7 +555,7 @@ def do_snapshot_save(vm, tag, _img, _mig, _started):
     if job and job.get("error"):
         raise qsl.GuestError(f"snapshot-save: {job['error']}")
     vm.cmd("job-dismiss", id="snap0")
-    return t_end, {}
+    return t_end, {"_returned": returned}
 
 
 def do_bg_snapshot(vm, _tag, _img, mig, _started):
@@ -556,6 +563,7 @@ def do_bg_snapshot(vm, _tag, _img, mig, _started):
         {"capability": "background-snapshot", "state": True},
         {"capability": "events", "state": True}])
     vm.cmd("migrate", uri=f"file:{mig}")
+    returned = time.monotonic()
     ev = vm.wait_event(lambda e: e["event"] == "MIGRATION"
                        and e["data"]["status"] in ("completed", "failed",
                                                    "cancelled"),
@@ -572,6 +580,7 @@ def do_bg_snapshot(vm, _tag, _img, mig, _started):
         "nonzero_bytes": ram.get("normal", 0) * page,
         "migrate_total_ms": info.get("total-time"),
         "migrate_downtime_ms": info.get("downtime"),
+        "_returned": returned,
     }
 
 
@@ -722,8 +731,8 @@ def measure(sc, method, rep, accel, thp):
         # that reading the page tables does not delay its fork() (the peak
         # comes later, while the child writes)
         t_end, extra = DO[method](vm, tag, img, mig, sampler.start)
-        if "_returned" in extra:
-            res["cmd_return_ms"] = (extra.pop("_returned") - t0) * 1000
+        t_ret = extra.pop("_returned")
+        res["cmd_return_ms"] = (t_ret - t0) * 1000
         t_done = time.monotonic()
         wall1 = time.time()
         # the window's tail, and a PROGRESS line beyond it
@@ -740,6 +749,9 @@ def measure(sc, method, rep, accel, thp):
         res["pause_ms"] = res.get("live_pause_ms", pause * 1000)
         res["duration_s"] = t_end - t0
         res["qmp_max_ms"], res["qmp_max_at_s"] = poller.max_rtt(t0, t_end)
+        # Once the command has returned: the monitor during the rest of the
+        # save (the command itself holds QMP's dispatcher until it returns)
+        res["qmp_after_ms"], _ = poller.max_rtt(t_ret, t_end)
         res["qmp_base_max_ms"], _ = poller.max_rtt(t0 - BASELINE_S,
                                                    t0 - 0.05)
         res["qmp_samples"] = len(poller.samples)
@@ -811,6 +823,8 @@ FIGURES = [
     ("stalls10", "stalls >10ms", "{:.0f}"),
     ("work_lost_s", "work lost s", "{:.2f}"),
     ("qmp_max_ms", "QMP unresponsive ms", "{:.0f}"),
+    ("cmd_return_ms", "command returns ms", "{:.0f}"),
+    ("qmp_after_ms", "QMP after return ms", "{:.0f}"),
     ("duration_s", "save s", "{:.1f}"),
     ("vmstate_mib", "vmstate MiB", "{:.0f}"),
     ("mem_extra_mib", "peak extra mem MiB", "{:.0f}"),
@@ -902,6 +916,18 @@ def evaluate_targets(summary, refs, scenarios):
         f"bg-snapshot {fnum(wl_bg)} s)")
     add("QMP/main loop unresponsive", m("savevm-live", "qmp_max_ms"), 100,
         "ms", "≤ 100 ms")
+    # Issue 10: the monitor once the command returned, every full-speed
+    # scenario; the pause must not grow with guest RAM
+    after = [med(summary, s.key, "savevm-live", "qmp_after_ms")
+             for s in full]
+    after = [a for a in after if a is not None]
+    add("QMP unresponsive once the command returned (worst full-speed "
+        "scenario)", max(after) if after else None, 20, "ms", "≤ 20 ms")
+    p1 = med(summary, "1G-full-thpon", "savevm-live", "pause_ms")
+    p8 = med(summary, "8G-full-thpon", "savevm-live", "pause_ms")
+    add("VM pause at 8 GiB minus at 1 GiB",
+        p8 - p1 if p1 is not None and p8 is not None else None, 5, "ms",
+        f"≤ 5 ms (1 GiB {fnum(p1)} ms, 8 GiB {fnum(p8)} ms)")
     add("VM pause", m("savevm-live", "pause_ms"),
         fork_ms + 10 if fork_ms is not None else None, "ms",
         f"≤ bare fork() {fnum(fork_ms)} ms + 10 ms")
@@ -964,6 +990,25 @@ def markdown(data):
         lines += ["", "Failed measurements:", ""]
         lines += [f"- {r['scenario']} {r['method']} r{r['rep']}: "
                   f"{r['error']}" for r in errs]
+    disk = data.get("disk")
+    if disk:
+        sm = disk["summary"]
+        lines += ["", f"## The pause against the size of the disks", "",
+                  f"1 GiB idle guest plus a {disk['disk_gib']} GiB data disk "
+                  "whose clusters are all allocated (qcow2 "
+                  "preallocation=metadata); median [min–max] of "
+                  f"{len(disk['runs'])}:", "",
+                  "| | ms |", "|---|---|",
+                  f"| savevm-live pause, snapshot of disk0 only | "
+                  f"{fmt_stat(sm['live_pause_ms_disk0'], '{:.1f}')} |",
+                  f"| savevm-live pause, snapshot of disk0 and the data "
+                  f"disk | {fmt_stat(sm['live_pause_ms_disk0_data0'], '{:.1f}')} |",
+                  f"| stock QEMU: disk-only internal snapshot of the data "
+                  f"disk (blockdev-snapshot-internal-sync) | "
+                  f"{fmt_stat(sm['stock_disk_snapshot_ms'], '{:.1f}')} |"]
+        errs = [r["error"] for r in disk["runs"] if "error" in r]
+        if errs:
+            lines += ["", "Failed: " + "; ".join(errs)]
     t = data["targets"]
     lines += ["", "## Targets", ""]
     if t.get("note"):
@@ -1069,6 +1114,80 @@ def plots(data, out, name):
 
 
 # ---------------------------------------------------------------------------
+# The pause against the size of the disks
+
+
+DISK_GIB = 16
+
+
+def disk_measure(accel, rep):
+    """
+    A 1 GiB idle guest with a second disk of DISK_GIB GiB whose clusters are
+    all allocated (qcow2 preallocation=metadata): savevm-live's pause with
+    and without that disk in the snapshot, against the time stock QEMU
+    takes for a disk-only internal snapshot of it
+    (blockdev-snapshot-internal-sync), which is what taking the snapshot of
+    a disk costs whatever the method.
+    """
+    sc = Scenario(1024, "idle", "default", 1)
+    out = {}
+    for what, binary in (("live", qsl.PATCHED), ("stock", qsl.STOCK)):
+        name = f"disk{DISK_GIB}-{what}-r{rep}"
+        img = qsl.image_create(WORK / f"{name}.qcow2", "1G")
+        data = WORK / f"{name}-data.qcow2"
+        qsl.qemu_img("create", "-q", "-f", "qcow2", "-o",
+                     "preallocation=metadata", str(data), f"{DISK_GIB}G")
+        vm = BenchGuest(WORK, name, img, sc, binary, accel, extra_args=[
+            "-blockdev", f"file,filename={data},node-name=datafile",
+            "-blockdev", "qcow2,file=datafile,node-name=data0",
+            "-device", "virtio-blk-pci,drive=data0"])
+        try:
+            vm.launch()
+            vm.console.wait("READY", timeout=600, proc=vm)
+            if what == "live":
+                for devs, key in ((["disk0"], "live_pause_ms_disk0"),
+                                  (["disk0", "data0"],
+                                   "live_pause_ms_disk0_data0")):
+                    r, _ = vm.savevm_live(f"t{len(devs)}", devices=devs)
+                    if "error" in r:
+                        raise qsl.GuestError(r["error"]["desc"])
+                    d = vm.wait_completed()
+                    if "error" in d:
+                        raise qsl.GuestError(d["error"])
+                    vm.dismiss("live0")
+                    out[key] = d["pause-us"] / 1000
+            else:
+                t = time.monotonic()
+                vm.cmd("blockdev-snapshot-internal-sync", device="data0",
+                       name="x")
+                out["stock_disk_snapshot_ms"] = (time.monotonic() - t) * 1000
+        finally:
+            vm.shutdown(hard=True)
+            vm.qmp2_path.unlink(missing_ok=True)
+            img.unlink(missing_ok=True)
+            data.unlink(missing_ok=True)
+    return out
+
+
+def disk_scenario(accel, reps):
+    runs = []
+    for rep in range(reps):
+        say(f"[disk {DISK_GIB} GiB] rep {rep + 1}: ", end="")
+        try:
+            r = disk_measure(accel, rep + 1)
+            say(", ".join(f"{k} {v:.1f}" for k, v in r.items()))
+        except Exception as e:  # pylint: disable=broad-except
+            LOG.exception("disk measurement failed")
+            r = {"error": str(e).splitlines()[0]}
+            say(f"FAILED: {r['error']}")
+        runs.append(r)
+    keys = ("live_pause_ms_disk0", "live_pause_ms_disk0_data0",
+            "stock_disk_snapshot_ms")
+    return {"disk_gib": DISK_GIB, "runs": runs,
+            "summary": {k: stats([r.get(k) for r in runs]) for k in keys}}
+
+
+# ---------------------------------------------------------------------------
 # Planning
 
 
@@ -1119,6 +1238,9 @@ def parse_args(argv):
                     "quick for --quick)")
     ap.add_argument("--write-mib", type=int, default=2048,
                     help="MiB the write-bandwidth reference writes")
+    ap.add_argument("--disk-reps", type=int,
+                    help=f"repetitions of the {DISK_GIB} GiB data disk "
+                    "scenario (default: 3 in the committed set, 0 otherwise)")
     ap.add_argument("--dry-run", action="store_true",
                     help="print the plan and the estimate, then stop")
     return ap.parse_args(argv)

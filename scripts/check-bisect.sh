@@ -3,7 +3,8 @@
 #
 # check-bisect.sh: build every commit of the series on its own (in a
 # separate worktree and build directory, sharing the ccache) and run the
-# unit tests that exist at that commit.  Slow: not part of 'make check'.
+# unit tests of tests/unit-tests.txt that exist at that commit.  Slow: not
+# part of 'make check'.
 set -euo pipefail
 . "$(dirname "$0")/common.sh"
 
@@ -21,9 +22,10 @@ for c in $(git -C "$TREE" rev-list --reverse base..HEAD); do
         (cd "$bld" && "$wt/configure" "${QSL_CONFIGURE_OPTS[@]}" > configure.log 2>&1)
     fi
     targets=(qemu-system-x86_64 qemu-img qemu-io tests/qtest/migration-test)
-    for t in tests/unit/test-madvise tests/unit/test-vmstate-reserve; do
+    while read -r t; do
+        case "$t" in ''|'#'*) continue ;; esac
         [ ! -f "$wt/$t.c" ] || targets+=("$t")
-    done
+    done < "$TOP/tests/unit-tests.txt"
     if ninja -C "$bld" "${targets[@]}" > "$bld/ninja-$c.log" 2>&1; then
         ok=1
         for t in "${targets[@]}"; do

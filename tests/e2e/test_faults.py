@@ -185,9 +185,12 @@ def test_while_saving(accel, workdir):
         else:
             assert_refused(r, "live savevm")
         assert_refused(vm.qmp("block_resize", **{"node-name": "disk0",
-                                                  "size": 2 << 30}))
+                                                  "size": 2 << 30}),
+                       "Node 'disk0' is busy: A live savevm (job 'live0') "
+                       "is running")
+        # The save holds the node (a permission), besides blocking it
         assert_refused(vm.qmp("blockdev-del", **{"node-name": "extra0"}),
-                       "live savevm")
+                       "Node extra0 is in use")
         assert_refused(vm.qmp("migrate", uri=f"file:{workdir}/mig"),
                        "live savevm")
         assert vm.running()
@@ -232,14 +235,18 @@ def test_bad_input(accel, workdir):
         assert vm.running()
         return desc
 
-    refused("exists", "already exists")
-    refused("", "needs a name")
-    refused("x" * 300, "too long")
-    refused("incomplete:x", "reserved")
-    refused("t", "nosuch", vmstate="nosuch", devices=("nosuch",))
-    refused("t", "raw0", vmstate="raw0", devices=("raw0",))
-    refused("t", "read-only", vmstate="ro0", devices=("ro0",))
-    refused("t", vmstate="disk0", devices=("disk0", "raw0"))
+    refused("exists", "Snapshot 'exists' already exists on 'disk0'")
+    refused("", "The snapshot needs a name")
+    refused("x" * 300, f"Snapshot name '{'x' * 300}' is too long")
+    refused("incomplete:x", "Snapshot names starting with 'incomplete:' are "
+            "reserved for incomplete snapshots")
+    refused("t", "No block device node 'nosuch'", vmstate="nosuch",
+            devices=("nosuch",))
+    raw_refused = "Device 'raw0' is writable but does not support snapshots"
+    refused("t", raw_refused, vmstate="raw0", devices=("raw0",))
+    refused("t", "Node 'ro0' is read-only: it cannot take a snapshot",
+            vmstate="ro0", devices=("ro0",))
+    refused("t", raw_refused, vmstate="disk0", devices=("disk0", "raw0"))
     # Nothing was created by any of these; the same tag works now
     assert snapshots_now(vm) == {"exists"}
     save_ok(vm, "t")

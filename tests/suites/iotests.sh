@@ -11,6 +11,9 @@ while read -r t; do
     case "$t" in ''|'#'*) continue ;; esac
     if [ -e "$TREE/tests/qemu-iotests/$t" ] || [ -e "$TREE/tests/qemu-iotests/tests/$t" ]; then
         tests+=("$t")
+    else
+        # Listed, so upstream or the series has it: missing is a failure
+        echo "not ok - iotest $t: listed in tests/iotests.txt, but not in the tree"
     fi
 done < "$TOP/tests/iotests.txt"
 

@@ -3,7 +3,8 @@
 #
 # Upstream migration qtests in their quick (default) set, on the patched
 # build, as TAP.  migration-test picks KVM when /dev/kvm is usable and falls
-# back to TCG; tests/suites/lib/kvm-probe.sh decides whether KVM is usable.
+# back to TCG; the savevm-live KVM variants run only where a short probe
+# boot of the guest under KVM works (tests/qtest/migration/savevm-live-tests.c).
 set -uo pipefail
 . "$QSL_TOP/scripts/common.sh"
 
