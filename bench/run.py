@@ -45,7 +45,8 @@ ones, median [min-max] over the repetitions):
                   is captured, reservation included; QMP's dispatcher,
                   shared by all monitors, runs nothing else meanwhile)
   qmp_after_ms    QMP unresponsive once the command returned: as
-                  qmp_max_ms, among the queries overlapping [return, end]
+                  qmp_max_ms, among the queries sent after the command
+                  returned, until the end of the save
   duration_s      save duration: command start to the end of the save (the
                   completion event / the HMP command's return)
   vmstate_mib     size of the saved VM state (qcow2 vm-state-size, the
@@ -395,14 +396,18 @@ class QmpPoller(threading.Thread):
         self.halt.set()
         self.join(timeout=30)
 
-    def max_rtt(self, t0, t1):
-        """Longest round trip of the queries overlapping [t0, t1], and
-        when it was sent relative to t0: (ms, s)."""
+    def max_rtt(self, t0, t1, sent_after=None):
+        """Longest round trip of the queries overlapping [t0, t1] (and sent
+        after @sent_after, if given), and when it was sent relative to t0:
+        (ms, s)."""
         worst, at = 0.0, None
         for ts, rtt in list(self.samples):
+            if sent_after is not None and ts < sent_after:
+                continue
             if ts <= t1 and ts + rtt >= t0 and rtt > worst:
                 worst, at = rtt, ts - t0
         if self.inflight is not None and self.inflight <= t1 and \
+                (sent_after is None or self.inflight >= sent_after) and \
                 t1 - self.inflight > worst:
             worst, at = t1 - self.inflight, self.inflight - t0
         return worst * 1000, at
@@ -750,8 +755,10 @@ def measure(sc, method, rep, accel, thp):
         res["duration_s"] = t_end - t0
         res["qmp_max_ms"], res["qmp_max_at_s"] = poller.max_rtt(t0, t_end)
         # Once the command has returned: the monitor during the rest of the
-        # save (the command itself holds QMP's dispatcher until it returns)
-        res["qmp_after_ms"], _ = poller.max_rtt(t_ret, t_end)
+        # save (the command itself holds QMP's dispatcher until it returns,
+        # so queries sent before wait for it: they count in cmd_return_ms)
+        res["qmp_after_ms"], _ = poller.max_rtt(t_ret, t_end,
+                                                sent_after=t_ret)
         res["qmp_base_max_ms"], _ = poller.max_rtt(t0 - BASELINE_S,
                                                    t0 - 0.05)
         res["qmp_samples"] = len(poller.samples)
