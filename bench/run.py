@@ -30,6 +30,11 @@ ones, median [min-max] over the repetitions):
                   pause; with KVM it does, and max() does not count it twice
   stalls1/10      the workload's count of stalls > 1 ms / > 10 ms over the
                   window (sum of its STATS lines)
+  diskw_max_ms    the longest of the workload's synchronous 4 KiB
+                  O_DIRECT|O_DSYNC disk writes over the window (one every
+                  200 ms; every 50 ms in syncwrite mode, where the write's
+                  time also counts in stall_ms, as for a database that waits
+                  for its log write in its main loop)
   work_lost_s     guest work lost: W - P / R, where W is the window (from
                   the command's start to the end of the save + 2 s, host
                   time), P the pages the workload wrote in it and R its
@@ -102,7 +107,11 @@ THP_VALUE = {"on": "madvise", "off": "never"}
 METHODS = ("savevm", "snapshot-save", "bg-snapshot", "savevm-live")
 METHOD_BINARY = {"savevm": qsl.STOCK, "snapshot-save": qsl.STOCK,
                  "bg-snapshot": qsl.STOCK, "savevm-live": qsl.PATCHED}
-MODES = ("idle", "moderate", "full")
+MODES = ("idle", "moderate", "full", "syncwrite")
+# syncwrite: the full-speed workload that also waits, like a database, for a
+# synchronous O_DIRECT|O_DSYNC disk write every SYNCWRITE_MS in its main
+# loop; the write's time is part of the guest's stall (wl.disk-stall=1)
+SYNCWRITE_MS = 50
 MODERATE_RATE = 64              # MiB/s, wl.rate in moderate mode
 BASELINE_S = 5.0                # workload baseline before the save
 TAIL_S = 2.0                    # window extends this far past the save
@@ -146,7 +155,7 @@ class Scenario:
 def default_set():
     """The committed table set (see README: Benchmark)."""
     s = [Scenario(4096, "full", "on", 3)]
-    for mode in MODES:
+    for mode in ("idle", "moderate", "full"):
         for thp in ("on", "off"):
             s.append(Scenario(1024, mode, thp, 1))
     s.append(Scenario(8192, "full", "on", 1))
@@ -484,10 +493,12 @@ class BenchGuest(qsl.Guest):
         self.qmp2_path.unlink(missing_ok=True)
         extra = ["-qmp", f"unix:{self.qmp2_path},server=on,wait=off"]
         extra += list(extra_args)
-        wl_extra = (f"wl.rate={MODERATE_RATE}"
-                    if scenario.mode == "moderate" else "")
+        wl_extra = {"moderate": f"wl.rate={MODERATE_RATE}",
+                    "syncwrite": f"wl.disk-ms={SYNCWRITE_MS} "
+                                 "wl.disk-stall=1"}.get(scenario.mode, "")
+        mode = "full" if scenario.mode == "syncwrite" else scenario.mode
         super().__init__(workdir, name, image, mem_mib=scenario.mem_mib,
-                         wl_mib=scenario.wl_mib, mode=scenario.mode,
+                         wl_mib=scenario.wl_mib, mode=mode,
                          accel=accel, binary=binary, loadvm=loadvm,
                          extra_args=extra, wl_extra=wl_extra)
         self.events = []
@@ -659,6 +670,12 @@ def workload_figures(tail, t_ready, t0, t_end, mode):
             if b0 < t <= t0]
     out["guest_maxstall_ms"] = max((s["maxstall_ms"] for s in stats),
                                    default=0.0)
+    # The longest of the guest's own synchronous disk writes (older guests
+    # do not report it)
+    out["diskw_max_ms"] = max((s.get("diskw_max_ms", 0.0) for s in stats),
+                              default=0.0)
+    out["base_diskw_max_ms"] = max((s.get("diskw_max_ms", 0.0)
+                                    for s in base), default=0.0)
     out["stalls1"] = int(sum(s["stalls1"] for s in stats))
     out["stalls10"] = int(sum(s["stalls10"] for s in stats))
     out["base_maxstall_ms"] = max((s["maxstall_ms"] for s in base),
@@ -716,7 +733,7 @@ def measure(sc, method, rep, accel, thp):
         # fill against the rate and sleeps that long (wl_mib / rate s)
         # before it writes at the rate.  Then BASELINE_S s of baseline.
         min_rate = {"idle": -1, "moderate": MODERATE_RATE / 2,
-                    "full": 1}[sc.mode]
+                    "full": 1, "syncwrite": 1}[sc.mode]
         t_steady, _ = tail.wait(
             lambda t, ln: t > t_ready and ln.startswith("PROGRESS") and
             qsl.parse(ln)["rate"] > min_rate,
@@ -828,6 +845,7 @@ FIGURES = [
     ("stall_ms", "max stall incl. pause ms", "{:.0f}"),
     ("stalls1", "stalls >1ms", "{:.0f}"),
     ("stalls10", "stalls >10ms", "{:.0f}"),
+    ("diskw_max_ms", "guest disk write max ms", "{:.0f}"),
     ("work_lost_s", "work lost s", "{:.2f}"),
     ("qmp_max_ms", "QMP unresponsive ms", "{:.0f}"),
     ("cmd_return_ms", "command returns ms", "{:.0f}"),
@@ -1016,6 +1034,21 @@ def markdown(data):
         errs = [r["error"] for r in disk["runs"] if "error" in r]
         if errs:
             lines += ["", "Failed: " + "; ".join(errs)]
+    cons = data.get("consecutive")
+    if cons:
+        lines += ["", "## Consecutive saves of one running guest", "",
+                  "Workload rewriting RAM at full speed; savevm-live "
+                  f"{cons['saves']} times, {cons['gap_s']} s apart; pause "
+                  "ms (guest RAM in huge pages before the save, MiB):", "",
+                  "| guest | " + " | ".join(
+                      f"save {i + 1}" for i in range(cons["saves"])) + " |",
+                  "|---|" + "---|" * cons["saves"]]
+        for r in cons["runs"]:
+            cells = [f"{x['pause_ms']:.1f} ({x['huge_mib_before']:.0f})"
+                     for x in r.get("saves", [])]
+            cells += [r.get("error", "-")] * (cons["saves"] - len(cells))
+            lines.append(f"| {r['mem_mib'] // 1024} GiB | "
+                         + " | ".join(cells) + " |")
     t = data["targets"]
     lines += ["", "## Targets", ""]
     if t.get("note"):
@@ -1194,6 +1227,68 @@ def disk_scenario(accel, reps):
             "summary": {k: stats([r.get(k) for r in runs]) for k in keys}}
 
 
+CONSECUTIVE_GAP_S = 5
+
+
+def consecutive_measure(accel, mem_mib, saves):
+    """
+    One guest rewriting its RAM at full speed (THP as the host has it),
+    @saves savevm-live saves one after the other, CONSECUTIVE_GAP_S s
+    apart: the pause of each, and the guest RAM the host maps with huge
+    pages just before it.  The copy-on-write faults of a save split the
+    huge pages the guest writes before the child has saved them (the kernel
+    copies 4 KiB on a write to a shared huge page), so the next fork() has
+    more page table entries to copy.
+    """
+    sc = Scenario(mem_mib, "full", "default", 1)
+    name = f"consecutive-{mem_mib // 1024}G"
+    img = qsl.image_create(WORK / f"{name}.qcow2", "1G")
+    vm = BenchGuest(WORK, name, img, sc, qsl.PATCHED, accel)
+    out = {"mem_mib": mem_mib, "saves": []}
+    try:
+        vm.launch()
+        vm.console.wait("READY", timeout=900, proc=vm)
+        time.sleep(BASELINE_S)
+        for i in range(saves):
+            huge = (rollup(vm.get_pid(), "AnonHugePages") or 0) / 1024
+            r, _ = vm.savevm_live(f"c{i}", job_id=f"c{i}")
+            if "error" in r:
+                raise qsl.GuestError(r["error"]["desc"])
+            d = vm.wait_completed()
+            if "error" in d:
+                raise qsl.GuestError(d["error"])
+            vm.dismiss(f"c{i}")
+            out["saves"].append({"pause_ms": d["pause-us"] / 1000,
+                                 "huge_mib_before": huge,
+                                 "duration_s": d["duration-us"] / 1e6})
+            vm.hmp(f"delvm c{i}")
+            time.sleep(CONSECUTIVE_GAP_S)
+    except Exception as e:  # pylint: disable=broad-except
+        LOG.exception("consecutive measurement failed")
+        out["error"] = str(e).splitlines()[0]
+    finally:
+        vm.shutdown(hard=True)
+        vm.qmp2_path.unlink(missing_ok=True)
+        img.unlink(missing_ok=True)
+    return out
+
+
+def consecutive_scenario(accel, rams, saves):
+    runs = []
+    for mem in rams:
+        sc = Scenario(mem, "full", "default", 1)
+        why = fits(sc)
+        if why:
+            runs.append({"mem_mib": mem, "error": f"skipped: {why}"})
+            continue
+        say(f"[consecutive {mem // 1024} GiB] {saves} saves: ", end="")
+        r = consecutive_measure(accel, mem, saves)
+        say(", ".join(f"{x['pause_ms']:.0f} ms" for x in r["saves"])
+            + (f" FAILED: {r['error']}" if "error" in r else ""))
+        runs.append(r)
+    return {"saves": saves, "gap_s": CONSECUTIVE_GAP_S, "runs": runs}
+
+
 # ---------------------------------------------------------------------------
 # Planning
 
@@ -1204,7 +1299,7 @@ def estimate_s(sc, method):
     state = sc.wl_mib + 80
     rate = {"savevm": 650, "snapshot-save": 650, "bg-snapshot": 220,
             "savevm-live": 500}[method]
-    if sc.mode != "full":
+    if sc.mode not in ("full", "syncwrite"):
         rate *= 1.5
     steady = sc.wl_mib / MODERATE_RATE if sc.mode == "moderate" else 0
     return (3 + sc.wl_mib / 300 + steady + BASELINE_S + 1 + state / rate
@@ -1248,6 +1343,13 @@ def parse_args(argv):
     ap.add_argument("--disk-reps", type=int,
                     help=f"repetitions of the {DISK_GIB} GiB data disk "
                     "scenario (default: 3 in the committed set, 0 otherwise)")
+    ap.add_argument("--consecutive", type=int,
+                    help="savevm-live saves in a row on one guest per RAM "
+                    "size (--ram, default 1,4,8; default: 4 in the committed "
+                    "set, 0 otherwise)")
+    ap.add_argument("--no-table", action="store_true",
+                    help="skip the scenario × method table (run only the "
+                    "data disk or consecutive sections)")
     ap.add_argument("--dry-run", action="store_true",
                     help="print the plan and the estimate, then stop")
     return ap.parse_args(argv)
@@ -1279,6 +1381,8 @@ def plan(args):
 def main(argv=None):
     args = parse_args(argv if argv is not None else sys.argv[1:])
     scenarios, methods = plan(args)
+    if args.no_table:
+        scenarios = []
     name = args.name or ("quick" if args.quick else "latest")
     out = Path(args.out) if args.out else TOP / "bench" / "results"
     WORK.mkdir(parents=True, exist_ok=True)
@@ -1381,10 +1485,22 @@ def main(argv=None):
         disk_reps = 3 if not (args.quick or args.ram or args.mode or
                               args.thp or args.methods) else 0
     disk = disk_scenario(accel, disk_reps) if disk_reps else None
+    cons = None
+    if args.consecutive is None and not (args.quick or args.ram or args.mode
+                                         or args.thp or args.methods):
+        args.consecutive = 4
+    if args.consecutive:
+        thp.set("on")
+        rams = ([int(float(x) * 1024) for x in args.ram.split(",")]
+                if args.ram else [1024, 4096, 8192])
+        cons = consecutive_scenario(accel, rams, args.consecutive)
+        thp.restore()
     data = result_data(name, machine, refs, scenarios, methods, runs,
                        skipped, t_start, argv)
     if disk:
         data["disk"] = disk
+    if cons:
+        data["consecutive"] = cons
     (out / f"{name}.json").write_text(json.dumps(data, indent=1) + "\n",
                                       encoding="utf-8")
     md = markdown(data)

@@ -60,12 +60,24 @@ def workdir(request):
 
 
 _tap = []
+_index = {}
 
 
 def pytest_runtest_logreport(report):
+    """One TAP line per test: its call's outcome, or its setup's when the
+    setup failed or skipped; a failed teardown turns it into "not ok"."""
     name = report.nodeid.split("::", 1)[-1]
-    if report.when == "call" or (report.when == "setup" and
-                                 not report.passed):
+    if report.when == "teardown":
+        if report.failed:
+            i = _index.get(report.nodeid)
+            line = f"not ok {len(_tap) + 1} - {name} # teardown failed"
+            if i is None:
+                _tap.append(line)
+            else:
+                _tap[i] = f"not ok {i + 1} - {name} # teardown failed"
+        return
+    if report.when == "call" or not report.passed:
+        _index[report.nodeid] = len(_tap)
         if report.passed:
             _tap.append(f"ok {len(_tap) + 1} - {name}")
         elif report.skipped:

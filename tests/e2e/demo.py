@@ -58,12 +58,12 @@ def progress_bar(done, total, width=40):
             f"{done / MiB:6.0f} / {total / MiB:.0f} MiB")
 
 
-def restore(workdir, name, img, tag, mem, binary):
+def restore(workdir, name, img, tag, mem, binary, boot):
     vm = Guest(workdir, name, img, mem_mib=mem, binary=binary, loadvm=tag)
     t0 = time.monotonic()
     vm.start(wait_ready=False)
     try:
-        c, m = verify_restored(vm)
+        c, m = verify_restored(vm, boot)
         secs = time.monotonic() - t0
     finally:
         vm.shutdown()
@@ -82,6 +82,7 @@ def live(workdir, mem):
     mark = vm.console.mark()
     say("savevm-live demo-snap")
     t0 = time.monotonic()
+    boot = vm.boot_id()
     r, cmd_secs = vm.savevm_live("demo-snap")
     if "error" in r:
         raise qsl.GuestError(r["error"]["desc"])
@@ -114,11 +115,11 @@ def live(workdir, mem):
         f"{len(progress)} workload progress lines printed during the save")
     say("Restoring it in a new QEMU (-loadvm demo-snap)...")
     c, m, rsecs = restore(workdir, "live-restore", img, "demo-snap", mem,
-                          qsl.PATCHED)
+                          qsl.PATCHED, boot)
     say(f"  guest: {c['line']}")
     say(f"  guest: {m['line']}")
     _, _, ssecs = restore(workdir, "live-restore-stock", img, "demo-snap",
-                          mem, qsl.STOCK)
+                          mem, qsl.STOCK, boot)
     say(f"  the stock QEMU restores it too ({ssecs:.1f} s): CONSISTENT, MATCH")
     return {
         "pause_ms": data["pause-us"] / 1000,
@@ -139,6 +140,7 @@ def stock(workdir, mem):
     say("savevm stock-snap (stock QEMU, HMP)")
     since = time.time()
     t0 = time.monotonic()
+    boot = vm.boot_id()
     out = vm.hmp("savevm stock-snap")
     duration = time.monotonic() - t0
     if out.strip():
@@ -151,7 +153,7 @@ def stock(workdir, mem):
     image_check(img)
     say(f"  done: the guest was stopped for {pause * 1000:.0f} ms")
     c, _, rsecs = restore(workdir, "stock-restore", img, "stock-snap", mem,
-                          qsl.STOCK)
+                          qsl.STOCK, boot)
     return {
         "pause_ms": pause * 1000,
         "stall_ms": stall,

@@ -12,6 +12,7 @@ file; see tests/guest/workload.c for what they mean.
 import atexit
 import json
 import os
+import re
 import shutil
 import signal
 import subprocess
@@ -129,7 +130,8 @@ class Console:
         return out
 
     def wait(self, kind, start=0, timeout=120, fail_on=None, proc=None):
-        """Wait for a 'WL <kind>' line after @start; return it parsed."""
+        """Wait for a 'WL <kind>' line after @start; return it parsed.
+        A line that starts with one of @fail_on (words) raises GuestError."""
         deadline = time.monotonic() + timeout
         while True:
             text = self.text()
@@ -138,7 +140,8 @@ class Console:
                 if i < 0:
                     continue
                 line = line[i + 3:]
-                if fail_on and line.split(" ")[0] in fail_on:
+                if fail_on and any(line == f or line.startswith(f + " ")
+                                   for f in fail_on):
                     raise GuestError(f"guest: {line}")
                 if line.split(" ")[0] == kind:
                     return parse(line)
@@ -240,6 +243,10 @@ class Guest(QEMUMachine):
                                      fail_on=("ERROR", "INCONSISTENT"))
         return None
 
+    def boot_id(self):
+        """The boot id of the workload this guest booted (its START line)."""
+        return boot_id(self.console.wait("START", timeout=1))
+
     # QMP helpers
     def hmp(self, cmd):
         return self.cmd("human-monitor-command", command_line=cmd)
@@ -315,17 +322,31 @@ def cont_process(pid):
     os.kill(pid, signal.SIGCONT)
 
 
-def verify_restored(vm, start=0, timeout=300):
+def boot_id(d):
+    """The workload's boot id in a parsed START/CONSISTENT/MATCH line."""
+    m = re.search(r"\bboot=([0-9a-f]{16})\b", d["line"])
+    assert m, f"no boot id in: {d['line']}"
+    return m.group(1)
+
+
+def verify_restored(vm, boot, start=0, timeout=300):
     """
     The restored workload must go on and prove the snapshot: its next full
     check prints CONSISTENT, its next disk check MATCH, and nothing
-    INCONSISTENT or MISMATCH on the way.
+    INCONSISTENT or MISMATCH on the way.  Both carry @boot, the boot id of
+    the guest the snapshot was taken of, and the guest printed no boot line
+    (INIT, START, READY) after @start: a freshly booted guest fails this.
     """
-    bad = ("INCONSISTENT", "MISMATCH", "BADPAGES", "ERROR")
+    bad = ("INCONSISTENT", "MISMATCH", "BADPAGES", "ERROR", "INIT", "START",
+           "READY", "DD MISMATCH", "DD ERROR")
     c = vm.console.wait("CONSISTENT", start=start, timeout=timeout,
                         fail_on=bad, proc=vm)
     m = vm.console.wait("MATCH", start=start, timeout=timeout,
                         fail_on=bad, proc=vm)
+    for d in (c, m):
+        assert boot_id(d) == boot, \
+            f"restored guest has boot id {boot_id(d)}, snapshot {boot}: " \
+            f"{d['line']}"
     return c, m
 
 

@@ -17,7 +17,7 @@ import time
 import pytest
 
 from qsl import (LIBVIRT_SANDBOX, MiB, Guest, VMLaunchFailure, image_check,
-                 image_create, image_snapshots, verify_restored)
+                 image_create, image_snapshots, parse, verify_restored)
 
 MEM = 256
 WL = 160
@@ -152,13 +152,30 @@ def test_kill_qemu(accel, workdir):
     assert set(image_snapshots(vm.image)) == {"snap"}
 
 
+def wait_dd_checked(vm, writes=16, timeout=180):
+    """The guest's disk load (wl.ddload) goes on for @writes more writes,
+    each after reading its slot back: after a restore, every slot of the
+    snapshot's disk is checked against the restored guest's memory."""
+    deadline = time.monotonic() + timeout
+    while True:
+        lines = vm.console.lines(kind="DD")
+        bad = [ln for ln in lines if not ln.startswith("DD n=")]
+        assert not bad, bad
+        ns = [parse(ln)["n"] for ln in lines]
+        if ns and ns[-1] >= ns[0] + writes:
+            return
+        assert time.monotonic() < deadline, \
+            f"the disk load did not progress: {lines[-3:]}"
+        time.sleep(0.5)
+
+
 def test_while_saving(accel, workdir):
     """Everything that must wait for a save in progress is refused."""
     extra = image_create(workdir / "extra.qcow2", "64M")
     vm = boot(workdir, accel, wl_extra="wl.ddload=1", extra_args=[
         "-blockdev", f"file,filename={extra},node-name=extrafile",
         "-blockdev", "qcow2,file=extrafile,node-name=extra0"])
-    vm.console.wait("DD", start=0, timeout=60)
+    vm.console.wait("DD", start=0, timeout=60, fail_on=("DD ERROR",))
     r, _ = vm.savevm_live("snap", devices=("disk0", "extra0"))
     assert "return" in r, r
     child = vm.save_child()
@@ -166,8 +183,9 @@ def test_while_saving(accel, workdir):
     try:
         # The guest keeps writing its disk while the save is in progress
         mark = vm.console.mark()
-        vm.console.wait("DD", start=mark, timeout=60)
-        vm.console.wait("DD", start=vm.console.mark(), timeout=60)
+        vm.console.wait("DD", start=mark, timeout=60, fail_on=("DD ERROR",))
+        vm.console.wait("DD", start=vm.console.mark(), timeout=60,
+                        fail_on=("DD ERROR",))
         r, _ = vm.savevm_live("snap2", job_id="second")
         assert_refused(r, "live savevm")
         for cmd in ("savevm x", "loadvm snap", "delvm snap"):
@@ -212,7 +230,8 @@ def test_while_saving(accel, workdir):
                     "-blockdev", f"file,filename={extra},node-name=extrafile",
                     "-blockdev", "qcow2,file=extrafile,node-name=extra0"])
     vm2.start(wait_ready=False)
-    verify_restored(vm2)
+    verify_restored(vm2, vm.boot_id())
+    wait_dd_checked(vm2)
     vm2.shutdown()
     image_check(vm.image)
 
@@ -289,7 +308,7 @@ def test_sandbox_fork_allowed(workdir):
     vm2 = Guest(workdir, "restore", vm.image, mem_mib=MEM, wl_mib=WL,
                 sandbox=sandbox, loadvm="snap")
     vm2.start(wait_ready=False)
-    verify_restored(vm2)
+    verify_restored(vm2, vm.boot_id())
     vm2.shutdown()
 
 

@@ -40,9 +40,16 @@
  *
  * Stalls.  The time between consecutive page writes (CLOCK_MONOTONIC) is
  * the guest-visible stall.  Time spent on purpose elsewhere (printing,
- * verifying, disk I/O, rate-limit sleeps) is not counted.
+ * verifying, rate-limit sleeps) is not counted; the synchronous disk write
+ * is not either, unless --disk-stall=1: then the workload behaves like a
+ * database whose main loop waits for its own O_DSYNC writes, and the time
+ * of each write is part of the gap it falls in.  Either way the latency of
+ * the disk writes is reported on its own (diskw_max_ms, the longest write;
+ * diskw_n, the writes done).
  *
  * Every output line starts with "WL " so that host-side parsers can grep.
+ * START, CONSISTENT and MATCH lines carry the boot id: a restored guest goes
+ * on with the boot id of the snapshot, a freshly booted one has a new one.
  *
  * Options (argv; tests/guest/init turns kernel "wl.KEY=VALUE" into
  * "--KEY=VALUE"):
@@ -54,6 +61,7 @@
  *   --disk=PATH         raw disk to write to (default /dev/vda; "none")
  *   --disk-offset=B     byte offset of the block on the disk (default 0)
  *   --disk-ms=MS        interval between disk writes (default 1000)
+ *   --disk-stall=0|1    count the disk writes' time as stall (default 0)
  *   --verify-ms=MS      idle mode: interval between checks (default 1000)
  *   --duration=S        exit after S seconds (default 0: run forever)
  *   --debug-corrupt-page=S  after S seconds, corrupt a page behind the
@@ -107,6 +115,7 @@ typedef struct WlConfig {
     const char *disk;
     uint64_t disk_offset;
     int64_t disk_ms;
+    bool disk_stall;
     int64_t verify_ms;
     int64_t duration_s;
     int64_t corrupt_page_s;
@@ -130,6 +139,11 @@ typedef struct WlState {
     uint64_t disk_last;         /* last sequence number known written */
     int64_t disk_next_ns;
     uint64_t disk_mismatches;
+    int64_t disk_write_ns;      /* the last write's latency */
+    int64_t diskw_max_ns;       /* all-time, and since the last STATS line */
+    int64_t int_diskw_max_ns;
+    uint64_t diskw_n;
+    uint64_t int_diskw_n;
 
     /* time */
     int64_t start_ns;
@@ -338,9 +352,9 @@ static bool verify_all(const char *where, int64_t sweep_ns)
         }
     }
     wl_print("CONSISTENT gen=%" PRIu64 " pos=%" PRIu64 " where=%s"
-             " verify_ms=%.1f sweep_ms=%.1f", st.gen, st.pos, where,
-             (double)(now_ns() - t0) / NS_PER_MS,
-             (double)sweep_ns / NS_PER_MS);
+             " verify_ms=%.1f sweep_ms=%.1f boot=%016" PRIx64, st.gen,
+             st.pos, where, (double)(now_ns() - t0) / NS_PER_MS,
+             (double)sweep_ns / NS_PER_MS, st.boot_id);
     return true;
 }
 
@@ -387,8 +401,8 @@ static bool disk_compare(bool print_match)
     }
     if (print_match) {
         wl_print("MATCH disk=%" PRIu64 " ram=%" PRIu64 " pending=%" PRIu64
-                 " gen=%" PRIu64, b[2], st.disk_last, st.disk_pending,
-                 st.gen);
+                 " gen=%" PRIu64 " boot=%016" PRIx64, b[2], st.disk_last,
+                 st.disk_pending, st.gen, st.boot_id);
     }
     return true;
 }
@@ -396,6 +410,7 @@ static bool disk_compare(bool print_match)
 static void disk_write_seq(uint64_t seq)
 {
     uint64_t *b = st.disk_buf;
+    int64_t t0;
     ssize_t r;
 
     memset(b, 0, WL_PAGE_SIZE);
@@ -405,10 +420,20 @@ static void disk_write_seq(uint64_t seq)
     b[3] = st.gen;
     b[4] = st.pos;
     b[5] = disk_csum(b);
+    t0 = now_ns();
     r = pwrite(st.disk_fd, b, WL_PAGE_SIZE, cfg.disk_offset);
+    st.disk_write_ns = now_ns() - t0;
     if (r != WL_PAGE_SIZE) {
         wl_print("DISK ERROR write: %s", r < 0 ? strerror(errno) : "short");
     }
+    if (st.disk_write_ns > st.diskw_max_ns) {
+        st.diskw_max_ns = st.disk_write_ns;
+    }
+    if (st.disk_write_ns > st.int_diskw_max_ns) {
+        st.int_diskw_max_ns = st.disk_write_ns;
+    }
+    st.diskw_n++;
+    st.int_diskw_n++;
 }
 
 /*
@@ -445,8 +470,8 @@ static void disk_open(void)
                  strerror(errno));
         return;
     }
-    wl_print("DISK %s offset=%" PRIu64 " interval_ms=%" PRId64, cfg.disk,
-             cfg.disk_offset, cfg.disk_ms);
+    wl_print("DISK %s offset=%" PRIu64 " interval_ms=%" PRId64 " stall=%d",
+             cfg.disk, cfg.disk_offset, cfg.disk_ms, cfg.disk_stall);
 }
 
 static void note_stall(int64_t gap)
@@ -475,19 +500,25 @@ static void report(int64_t t)
 
     wl_print("PROGRESS t=%.3f gen=%" PRIu64 " pos=%" PRIu64
              " pages_written=%" PRIu64 " rate=%.1f maxstall_ms=%.3f"
-             " stalls1=%" PRIu64 " stalls10=%" PRIu64,
+             " stalls1=%" PRIu64 " stalls10=%" PRIu64 " diskw_max_ms=%.3f"
+             " diskw_n=%" PRIu64,
              since_start(t), st.gen, st.pos, st.pages_written, rate,
-             (double)st.maxstall_ns / NS_PER_MS, st.stalls1, st.stalls10);
+             (double)st.maxstall_ns / NS_PER_MS, st.stalls1, st.stalls10,
+             (double)st.diskw_max_ns / NS_PER_MS, st.diskw_n);
     wl_print("STATS t=%.3f interval_ms=%.1f pages=%" PRIu64 " rate=%.1f"
-             " maxstall_ms=%.3f stalls1=%" PRIu64 " stalls10=%" PRIu64,
+             " maxstall_ms=%.3f stalls1=%" PRIu64 " stalls10=%" PRIu64
+             " diskw_max_ms=%.3f diskw_n=%" PRIu64,
              since_start(t), secs * 1000, st.int_pages, rate,
              (double)st.int_maxstall_ns / NS_PER_MS, st.int_stalls1,
-             st.int_stalls10);
+             st.int_stalls10, (double)st.int_diskw_max_ns / NS_PER_MS,
+             st.int_diskw_n);
     st.int_start_ns = t;
     st.int_pages = 0;
     st.int_maxstall_ns = 0;
     st.int_stalls1 = 0;
     st.int_stalls10 = 0;
+    st.int_diskw_max_ns = 0;
+    st.int_diskw_n = 0;
 }
 
 static void debug_actions(int64_t t)
@@ -513,7 +544,8 @@ static void debug_actions(int64_t t)
 /*
  * Clock-driven work: time jumps, the report, disk writes, debug actions,
  * the end of the run.  Called every WL_TICK_PAGES pages and from the
- * checking loops.  What it spends is not counted as a stall.
+ * checking loops.  What it spends is not counted as a stall, except the
+ * disk write's own time with --disk-stall=1.
  */
 static void tick(bool writing)
 {
@@ -522,6 +554,7 @@ static void tick(bool writing)
     int64_t mono_gap = t - st.last_tick_ns;
     int64_t off_jump = real_off - st.real_offset_ns;
     bool worked = false;
+    int64_t disk_ns = 0;
 
     if (off_jump < 0) {
         off_jump = -off_jump;
@@ -545,6 +578,7 @@ static void tick(bool writing)
     if (writing && st.disk_fd >= 0 && t >= st.disk_next_ns) {
         disk_update();
         st.disk_next_ns = t + cfg.disk_ms * NS_PER_MS;
+        disk_ns = cfg.disk_stall ? st.disk_write_ns : 0;
         worked = true;
     }
     debug_actions(t);
@@ -558,7 +592,8 @@ static void tick(bool writing)
         exit(st.inconsistent || st.disk_mismatches ? 1 : 0);
     }
     if (worked && st.last_write_ns) {
-        st.last_write_ns = now_ns();
+        /* the gap goes on from here, or from before the disk write */
+        st.last_write_ns = now_ns() - disk_ns;
     }
 }
 
@@ -733,6 +768,8 @@ static void parse_option(const char *arg)
         cfg.disk_offset = parse_u64(key, val);
     } else if (!strcmp(key, "disk-ms")) {
         cfg.disk_ms = parse_u64(key, val);
+    } else if (!strcmp(key, "disk-stall")) {
+        cfg.disk_stall = parse_u64(key, val) != 0;
     } else if (!strcmp(key, "verify-ms")) {
         cfg.verify_ms = parse_u64(key, val);
     } else if (!strcmp(key, "duration")) {
