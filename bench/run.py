@@ -112,6 +112,10 @@ MODES = ("idle", "moderate", "full", "syncwrite")
 # synchronous O_DIRECT|O_DSYNC disk write every SYNCWRITE_MS in its main
 # loop; the write's time is part of the guest's stall (wl.disk-stall=1)
 SYNCWRITE_MS = 50
+# The guest disk's cache mode (--disk-cache): QEMU's default (host page
+# cache) or none (O_DIRECT, what libvirt's cache='none' gives)
+DISK_OPTS = {"writeback": "", "none": ",cache.direct=on"}
+DISK_CACHE = ["writeback"]
 MODERATE_RATE = 64              # MiB/s, wl.rate in moderate mode
 BASELINE_S = 5.0                # workload baseline before the save
 TAIL_S = 2.0                    # window extends this far past the save
@@ -203,6 +207,7 @@ def machine_description(accel, accel_reason):
         "accel_reason": accel_reason,
         "thp_original": thp_get(),
         "thp_defrag": thp_read(THP_SYSFS.parent / "defrag"),
+        "disk_cache": DISK_CACHE[0],
         "qemu_stock": sh(qsl.STOCK, "--version").splitlines()[0],
         "qemu_patched": sh(qsl.PATCHED, "--version").splitlines()[0],
         "series": sh("git", "-C", str(TOP), "describe", "--always",
@@ -498,6 +503,7 @@ class BenchGuest(qsl.Guest):
                                  "wl.disk-stall=1"}.get(scenario.mode, "")
         mode = "full" if scenario.mode == "syncwrite" else scenario.mode
         super().__init__(workdir, name, image, mem_mib=scenario.mem_mib,
+                         disk_opts=DISK_OPTS[DISK_CACHE[0]],
                          wl_mib=scenario.wl_mib, mode=mode,
                          accel=accel, binary=binary, loadvm=loadvm,
                          extra_args=extra, wl_extra=wl_extra)
@@ -972,7 +978,7 @@ def markdown(data):
     lines += ["## Machine", ""]
     for key in ("cpu", "cores", "ram_gib", "kernel", "os", "filesystem",
                 "accel", "accel_reason", "thp_original", "thp_defrag",
-                "qemu_stock", "qemu_patched", "series", "date"):
+                "disk_cache", "qemu_stock", "qemu_patched", "series", "date"):
         lines.append(f"- {key}: {mach.get(key)}")
     lines += ["", f"Command: `{data['command']}`; "
               f"{data['elapsed_s'] / 60:.1f} min.", ""]
@@ -1064,7 +1070,7 @@ def markdown(data):
             lines.append(f"| {row['target']} | {val} | {row['how']} | "
                          f"{met} |")
     lines += ["", "Definitions: see the docstring of bench/run.py and "
-              "README.md (Benchmark).", ""]
+              "bench/README.md.", ""]
     return "\n".join(lines)
 
 
@@ -1350,6 +1356,10 @@ def parse_args(argv):
     ap.add_argument("--no-table", action="store_true",
                     help="skip the scenario × method table (run only the "
                     "data disk or consecutive sections)")
+    ap.add_argument("--disk-cache", choices=tuple(DISK_OPTS),
+                    default="writeback",
+                    help="the guest disk's cache mode (default: writeback, "
+                    "QEMU's default; none: O_DIRECT)")
     ap.add_argument("--dry-run", action="store_true",
                     help="print the plan and the estimate, then stop")
     return ap.parse_args(argv)
@@ -1381,6 +1391,7 @@ def plan(args):
 def main(argv=None):
     args = parse_args(argv if argv is not None else sys.argv[1:])
     scenarios, methods = plan(args)
+    DISK_CACHE[0] = args.disk_cache
     if args.no_table:
         scenarios = []
     name = args.name or ("quick" if args.quick else "latest")

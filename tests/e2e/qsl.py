@@ -203,7 +203,8 @@ class Guest(QEMUMachine):
 
     def __init__(self, workdir, name, image, mem_mib=512, wl_mib=None,
                  mode="full", accel="tcg", binary=PATCHED, loadvm=None,
-                 memdev=None, sandbox=None, extra_args=(), wl_extra=""):
+                 memdev=None, sandbox=None, extra_args=(), wl_extra="",
+                 disk_opts=""):
         self.workdir = Path(workdir)
         self.console = Console(self.workdir / f"{name}.console")
         if self.console.path.exists():
@@ -219,8 +220,8 @@ class Guest(QEMUMachine):
             "-initrd", str(GUEST / "initrd.gz"),
             "-append", kernel_args(wl_mib, mode, wl_extra),
             "-serial", f"file:{self.console.path}",
-            "-blockdev", f"file,filename={image},node-name=file0",
-            "-blockdev", "qcow2,file=file0,node-name=disk0",
+            "-blockdev", f"file,filename={image},node-name=file0{disk_opts}",
+            "-blockdev", f"qcow2,file=file0,node-name=disk0{disk_opts}",
             "-device", "virtio-blk-pci,drive=disk0",
             "-no-reboot", "-nodefaults", "-nic", "none",
         ]
