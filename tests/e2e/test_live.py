@@ -21,6 +21,30 @@ def last_progress(vm, start=0, end=None):
     return parse(lines[-1]) if lines else None
 
 
+def assert_child_priority(pid, oom_score_adj, nice, timeout=10):
+    """The savevm child sets them first thing: poll until it has."""
+    deadline = time.monotonic() + timeout
+    seen = None
+    while True:
+        try:
+            with open(f"/proc/{pid}/oom_score_adj", encoding="ascii") as f:
+                oom = int(f.read())
+            with open(f"/proc/{pid}/stat", encoding="ascii") as f:
+                # after "pid (comm) ": state is field 3, nice field 19
+                n = int(f.read().rsplit(")", 1)[1].split()[16])
+        except FileNotFoundError:
+            raise AssertionError(f"savevm child {pid} ended with "
+                                 f"(oom_score_adj, nice) = {seen}; "
+                                 f"expected {(oom_score_adj, nice)}") from None
+        seen = (oom, n)
+        if seen == (oom_score_adj, nice):
+            return
+        assert time.monotonic() < deadline, \
+            f"savevm child {pid}: (oom_score_adj, nice) = {seen}; " \
+            f"expected {(oom_score_adj, nice)}"
+        time.sleep(0.01)
+
+
 def restore_and_verify(workdir, name, img, tag, mem_mib, accel, binary,
                        gen_range, boot):
     vm = Guest(workdir, name, img, mem_mib=mem_mib, accel=accel,
@@ -52,6 +76,8 @@ def test_live_snapshot_restore(accel, workdir):
     assert vm.running()
     # Hold the saving process: the guest keeps working meanwhile
     child = vm.save_child()
+    # The OOM killer takes it first, and it runs below the guest
+    assert_child_priority(child, oom_score_adj=1000, nice=19)
     os.kill(child, signal.SIGSTOP)
     try:
         p1 = vm.console.wait("PROGRESS", start=mark)
