@@ -101,6 +101,68 @@ def image_snapshots(path, force_share=False):
     return {s["name"]: s["vm-state-size"] for s in info.get("snapshots", [])}
 
 
+def qcow2_vmstate(path, tag):
+    """
+    The VM state of internal snapshot @tag of qcow2 image @path, as bytes:
+    read through the snapshot's own L1 table, where qcow2 keeps it (after
+    the guest disk, from the next L1 entry on).  Plain qcow2 only (no
+    extended L2, compression or external data file), as the tests make.
+    """
+    # pylint: disable=too-many-locals
+    with open(path, "rb") as f:
+        def read(off, n):
+            f.seek(off)
+            return f.read(n)
+
+        hdr = read(0, 72)
+        assert hdr[:4] == b"QFI\xfb", f"{path}: not qcow2"
+        cluster_bits = int.from_bytes(hdr[20:24], "big")
+        disk_size = int.from_bytes(hdr[24:32], "big")
+        nb_snapshots = int.from_bytes(hdr[60:64], "big")
+        off = int.from_bytes(hdr[64:72], "big")
+        for _ in range(nb_snapshots):
+            e = read(off, 40)
+            l1_offset = int.from_bytes(e[0:8], "big")
+            l1_size = int.from_bytes(e[8:12], "big")
+            id_len = int.from_bytes(e[12:14], "big")
+            name_len = int.from_bytes(e[14:16], "big")
+            vm_size = int.from_bytes(e[32:36], "big")
+            extra_len = int.from_bytes(e[36:40], "big")
+            extra = read(off + 40, extra_len)
+            if extra_len >= 8:
+                vm_size = int.from_bytes(extra[0:8], "big")
+            size = (int.from_bytes(extra[8:16], "big") if extra_len >= 16
+                    else disk_size)
+            name = read(off + 40 + extra_len + id_len, name_len).decode()
+            off += 40 + extra_len + id_len + name_len
+            off += -off % 8
+            if name == tag:
+                break
+        else:
+            raise GuestError(f"{path}: no snapshot '{tag}'")
+
+        csize = 1 << cluster_bits
+        l2_entries = csize // 8
+        l1_index = -(-size // (csize * l2_entries))
+        l1 = read(l1_offset, l1_size * 8)
+        mask = 0x00fffffffffffe00
+        data = bytearray()
+        for pos in range(0, vm_size, csize):
+            i = l1_index + pos // (csize * l2_entries)
+            l2 = int.from_bytes(l1[i * 8:i * 8 + 8], "big") & mask
+            entry = 0
+            if l2:
+                j = pos // csize % l2_entries
+                entry = int.from_bytes(read(l2 + j * 8, 8), "big")
+            assert not entry & (1 << 62), "compressed VM state"
+            n = min(csize, vm_size - pos)
+            if entry & mask and not entry & 1:
+                data += read(entry & mask, n)
+            else:
+                data += bytes(n)
+        return bytes(data)
+
+
 class Console:
     """The guest's serial console, written by QEMU to a file."""
 
@@ -256,12 +318,12 @@ class Guest(QEMUMachine):
         return self.cmd("query-status")["running"]
 
     def savevm_live(self, tag, job_id="live0", vmstate="disk0",
-                    devices=("disk0",)):
+                    devices=("disk0",), **extra):
         """Start a live savevm; returns (QMP response, seconds it took)."""
         t0 = time.monotonic()
         r = self.qmp("savevm-live", **{"job-id": job_id, "tag": tag,
                                        "vmstate": vmstate,
-                                       "devices": list(devices)})
+                                       "devices": list(devices)}, **extra)
         return r, time.monotonic() - t0
 
     def wait_completed(self, timeout=600):

@@ -167,3 +167,64 @@ def test_consecutive_2g(workdir):
         qemu_img("snapshot", "-d", tag, str(img))
     assert not image_snapshots(img)
     image_check(img)
+
+
+def test_memory_budget(workdir):
+    """
+    With a memory budget, the save costs at most about that much host
+    memory: the vCPUs are paused while the saving process catches up.  The
+    process is held (SIGSTOP) for a while, during which the guest's writes
+    pile up copies until the budget pauses the guest; the snapshot is then
+    completed and restored as any other.
+    """
+    mem, budget = 512, 64 * MiB
+    img = image_create(workdir / "disk.qcow2", "2G")
+    vm = Guest(workdir, "src", img, mem_mib=mem, wl_mib=384)
+    vm.start()
+    vm.console.wait("MATCH", start=0)
+    boot = vm.boot_id()
+    before = last_progress(vm)
+
+    r, _ = vm.savevm_live("snap0", job_id="small", **{"memory-budget": MiB})
+    assert r["error"]["desc"] == \
+        "Parameter 'memory-budget' must be at least 64 MiB", r
+    r, _ = vm.savevm_live("snap0", **{"memory-budget": budget})
+    assert "return" in r, r
+    child = vm.save_child()
+    os.kill(child, signal.SIGSTOP)
+    try:
+        mark = vm.console.mark()
+        deadline = time.monotonic() + 120
+        while True:
+            info = vm.job("live0")
+            assert info["memory-budget"] == budget, info
+            if info["budget-pause-us"] > 0:
+                break
+            assert time.monotonic() < deadline, \
+                f"the budget never paused the guest: {info}"
+            time.sleep(0.05)
+        # Paused: the guest makes no progress while the save is held
+        time.sleep(1)
+        p1 = last_progress(vm, mark)
+        time.sleep(2)
+        assert last_progress(vm, mark) == p1, "the guest ran on"
+        assert vm.running(), "the VM left the running state"
+        info = vm.job("live0")
+        assert budget / 2 < info["extra-memory"] <= budget, info
+    finally:
+        os.kill(child, signal.SIGCONT)
+    data = vm.wait_completed()
+    assert "error" not in data, data
+    assert data["budget-pause-us"] >= 3 * 10**6, data
+    # Sampled every 10 ms: the guest writes far less than 64 MiB meanwhile
+    assert budget / 2 < data["extra-memory-peak"] <= budget + 64 * MiB, data
+    vm.dismiss("live0")
+    gen_range = (before["gen"], last_progress(vm)["gen"])
+    # The guest runs again
+    mark = vm.console.mark()
+    vm.console.wait("PROGRESS", start=mark)
+    vm.shutdown()
+    image_check(img)
+    restore_and_verify(workdir, "loadvm", img, "snap0", mem, "tcg",
+                       PATCHED, gen_range, boot)
+

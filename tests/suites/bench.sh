@@ -52,7 +52,9 @@ fi
 deep=$BUILD/deep-checkout/$(printf 'd%.0s' {1..70})/$(printf 'e%.0s' {1..70})/qsl
 rm -rf "$BUILD/deep-checkout"
 mkdir -p "$deep/build"
+# (what the working tree has: not files deleted but still in the index)
 (cd "$TOP" && git ls-files -co --exclude-standard -z |
+     while IFS= read -r -d '' f; do [ ! -e "$f" ] || printf '%s\0' "$f"; done |
      xargs -0 cp -p --parents -t "$deep") || tap FAIL "copy the checkout"
 ln -s "$TREE" "$deep/qemu"
 ln -s "$BUILD/guest" "$deep/build/guest"
