@@ -105,8 +105,13 @@ THP_SYSFS = Path("/sys/kernel/mm/transparent_hugepage/enabled")
 THP_VALUE = {"on": "madvise", "off": "never"}
 
 METHODS = ("savevm", "snapshot-save", "bg-snapshot", "savevm-live")
+# Only when asked for (--methods): savevm-live with a memory budget
+EXTRA_METHODS = ("savevm-live-budget",)
 METHOD_BINARY = {"savevm": qsl.STOCK, "snapshot-save": qsl.STOCK,
-                 "bg-snapshot": qsl.STOCK, "savevm-live": qsl.PATCHED}
+                 "bg-snapshot": qsl.STOCK, "savevm-live": qsl.PATCHED,
+                 "savevm-live-budget": qsl.PATCHED}
+# savevm-live-budget's memory-budget, in MiB (--budget)
+BUDGET_MIB = 256
 MODES = ("idle", "moderate", "full", "syncwrite")
 # syncwrite: the full-speed workload that also waits, like a database, for a
 # synchronous O_DIRECT|O_DSYNC disk write every SYNCWRITE_MS in its main
@@ -606,8 +611,8 @@ def do_bg_snapshot(vm, _tag, _img, mig, _started):
     }
 
 
-def do_savevm_live(vm, tag, _img, _mig, started):
-    r, _ = vm.savevm_live(tag)
+def do_savevm_live(vm, tag, _img, _mig, started, **extra):
+    r, _ = vm.savevm_live(tag, **extra)
     returned = time.monotonic()
     if "error" in r:
         raise qsl.GuestError(f"savevm-live: {r['error']['desc']}")
@@ -619,14 +624,24 @@ def do_savevm_live(vm, tag, _img, _mig, started):
     if "error" in d:
         raise qsl.GuestError(f"savevm-live: {d['error']}")
     vm.dismiss("live0")
-    return t_end, {"vmstate_bytes": d.get("vmstate-size"),
-                   "live_pause_ms": d["pause-us"] / 1000,
-                   "live_duration_s": d["duration-us"] / 1e6,
-                   "_returned": returned}
+    res = {"vmstate_bytes": d.get("vmstate-size"),
+           "live_pause_ms": d["pause-us"] / 1000,
+           "live_duration_s": d["duration-us"] / 1e6,
+           "_returned": returned}
+    if "budget-pause-us" in d:
+        res["budget_pause_ms"] = d["budget-pause-us"] / 1000
+        res["budget_extra_peak_mib"] = d["extra-memory-peak"] / MiB
+    return t_end, res
+
+
+def do_savevm_live_budget(vm, tag, img, mig, started):
+    return do_savevm_live(vm, tag, img, mig, started,
+                          **{"memory-budget": BUDGET_MIB * MiB})
 
 
 DO = {"savevm": do_savevm, "snapshot-save": do_snapshot_save,
-      "bg-snapshot": do_bg_snapshot, "savevm-live": do_savevm_live}
+      "bg-snapshot": do_bg_snapshot, "savevm-live": do_savevm_live,
+      "savevm-live-budget": do_savevm_live_budget}
 
 
 # ---------------------------------------------------------------------------
@@ -751,7 +766,7 @@ def measure(sc, method, rep, accel, thp):
         vm.pump()
         base_pss = pss_kib(pid)
         sampler = MemSampler(pid)
-        if method != "savevm-live":
+        if not method.startswith("savevm-live"):
             sampler.start()
         wall0 = time.time()
         t0 = time.monotonic()
@@ -859,6 +874,7 @@ FIGURES = [
     ("duration_s", "save s", "{:.1f}"),
     ("vmstate_mib", "vmstate MiB", "{:.0f}"),
     ("mem_extra_mib", "peak extra mem MiB", "{:.0f}"),
+    ("budget_pause_ms", "budget pause ms", "{:.0f}"),
     ("restore_s", "restore s", "{:.1f}"),
 ]
 
@@ -997,6 +1013,12 @@ def markdown(data):
                      f"{f['median_ms']:.2f} ms of {f['fork_ms']}")
     lines += ["", "## Results", "",
               "median [min–max] over the repetitions; n = repetitions.", ""]
+    if data.get("budget_mib"):
+        lines += [f"savevm-live-budget: savevm-live with memory-budget "
+                  f"{data['budget_mib']} MiB; its budget pause is the time "
+                  "its vCPUs were paused to stay within the budget (the "
+                  "guest's own clock stops then: it shows in work lost, "
+                  "not in the guest's stalls).", ""]
     hdr = ["scenario", "method", "n"] + [h for _, h, _ in FIGURES]
     lines.append("| " + " | ".join(hdr) + " |")
     lines.append("|" + "---|" * len(hdr))
@@ -1304,7 +1326,7 @@ def estimate_s(sc, method):
     smoke runs: boot, fill (~300 MiB/s), baseline, save, tail, restore."""
     state = sc.wl_mib + 80
     rate = {"savevm": 650, "snapshot-save": 650, "bg-snapshot": 220,
-            "savevm-live": 500}[method]
+            "savevm-live": 500, "savevm-live-budget": 400}[method]
     if sc.mode not in ("full", "syncwrite"):
         rate *= 1.5
     steady = sc.wl_mib / MODERATE_RATE if sc.mode == "moderate" else 0
@@ -1338,7 +1360,10 @@ def parse_args(argv):
     ap.add_argument("--ram", help="guest RAM sizes in GiB, e.g. 1,4")
     ap.add_argument("--mode", help="workloads: idle,moderate,full")
     ap.add_argument("--thp", help="THP: on,off,default")
-    ap.add_argument("--methods", help=",".join(METHODS))
+    ap.add_argument("--methods", help=",".join(METHODS + EXTRA_METHODS))
+    ap.add_argument("--budget", type=int, default=BUDGET_MIB,
+                    help="savevm-live-budget's memory-budget in MiB "
+                    f"(default {BUDGET_MIB})")
     ap.add_argument("--reps", type=int, help="repetitions per scenario")
     ap.add_argument("--accel", default="auto", choices=("auto", "tcg", "kvm"))
     ap.add_argument("--out", help="output directory (default bench/results)")
@@ -1383,8 +1408,9 @@ def plan(args):
             raise SystemExit(f"bad scenario {s}")
     methods = tuple(args.methods.split(",")) if args.methods else METHODS
     for m in methods:
-        if m not in METHODS:
-            raise SystemExit(f"unknown method {m}; known: {METHODS}")
+        if m not in METHODS + EXTRA_METHODS:
+            raise SystemExit(f"unknown method {m}; known: "
+                             f"{METHODS + EXTRA_METHODS}")
     return scs, methods
 
 
@@ -1392,6 +1418,8 @@ def main(argv=None):
     args = parse_args(argv if argv is not None else sys.argv[1:])
     scenarios, methods = plan(args)
     DISK_CACHE[0] = args.disk_cache
+    global BUDGET_MIB  # pylint: disable=global-statement
+    BUDGET_MIB = args.budget
     if args.no_table:
         scenarios = []
     name = args.name or ("quick" if args.quick else "latest")
@@ -1545,6 +1573,7 @@ def result_data(name, machine, refs, scenarios, methods, runs, skipped,
         "scenarios": [dict(asdict(s), key=s.key, label=s.label(),
                            wl_mib=s.wl_mib) for s in scenarios],
         "methods": list(methods),
+        "budget_mib": BUDGET_MIB if "savevm-live-budget" in methods else None,
         "skipped": skipped,
         "runs": runs,
         "summary": summary,
