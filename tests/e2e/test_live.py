@@ -210,7 +210,9 @@ def test_memory_budget(workdir):
         assert last_progress(vm, mark) == p1, "the guest ran on"
         assert vm.running(), "the VM left the running state"
         info = vm.job("live0")
-        assert budget / 2 < info["extra-memory"] <= budget, info
+        # Paused above 7/8 of the budget, sampled every 10 ms: what the
+        # guest wrote between two samples may overshoot it a little
+        assert budget / 2 < info["extra-memory"] <= budget + 16 * MiB, info
     finally:
         os.kill(child, signal.SIGCONT)
     data = vm.wait_completed()
