@@ -63,12 +63,20 @@ ones, median [min-max] over the repetitions):
                   and its child processes, minus QEMU's Pss just before
   restore_s       restore time: from the start of a new QEMU (-loadvm TAG or
                   -incoming file:PATH) until the restored guest prints its
-                  first workload line
+                  first workload line; the host page cache is dropped
+                  before every restore (when the harness may: root)
+  load_s          of which loading the VM state: -loadvm until QMP answers
+                  (QEMU loads it before its main loop runs), -incoming
+                  until query-migrate says "completed"
+  load_mib_s      vmstate_mib / load_s
+  stock_load_s    savevm-live only: load_s of stock QEMU's -loadvm of the
+                  same snapshot (cold as well)
 
 Reference limits measured in the same run: a bare fork() of a process with
 as much RAM as the guest, touched page by page (bench/forkref.c, same THP
 setting), and the sequential write bandwidth to the file system of the work
-directory (dd bs=8M oflag=direct conv=fdatasync).
+directory (dd bs=8M oflag=direct conv=fdatasync) and, with the page cache
+dropped, the sequential read bandwidth of the file it wrote (dd bs=8M).
 
 THP: QEMU advises MADV_HUGEPAGE on guest RAM, so the host's
 /sys/kernel/mm/transparent_hugepage/enabled decides: THP "on" sets it to
@@ -284,21 +292,45 @@ def fork_reference(mem_mib, thp, reps=5):
     return r
 
 
-def write_bandwidth(mib):
-    """Sequential write bandwidth (MiB/s) to the work directory's FS."""
-    path = WORK / "ddtest.bin"
+def drop_caches():
+    """Drop the host page cache; False if this process may not."""
+    os.sync()
+    try:
+        Path("/proc/sys/vm/drop_caches").write_text("3\n", encoding="ascii")
+    except OSError:
+        return False
+    return True
+
+
+def timed_dd(args, mib, cmd):
+    """Run dd with @args over @mib MiB; its bandwidth, described as @cmd."""
     t0 = time.monotonic()
-    p = subprocess.run(["dd", "if=/dev/zero", f"of={path}", "bs=8M",
-                        f"count={mib // 8}", "oflag=direct",
-                        "conv=fdatasync"], capture_output=True, text=True,
+    p = subprocess.run(["dd", *args], capture_output=True, text=True,
                        check=False)
     secs = time.monotonic() - t0
-    path.unlink(missing_ok=True)
     if p.returncode:
         raise qsl.GuestError(f"dd: {p.stderr.strip()}")
     return {"mib": mib, "seconds": round(secs, 3),
-            "mib_s": round(mib / secs, 1),
-            "cmd": "dd if=/dev/zero bs=8M oflag=direct conv=fdatasync"}
+            "mib_s": round(mib / secs, 1), "cmd": cmd}
+
+
+def disk_bandwidth(mib):
+    """Sequential write and cold read bandwidth (MiB/s) of the work
+    directory's file system; the read is None if the page cache cannot be
+    dropped."""
+    path = WORK / "ddtest.bin"
+    try:
+        write = timed_dd(["if=/dev/zero", f"of={path}", "bs=8M",
+                          f"count={mib // 8}", "oflag=direct",
+                          "conv=fdatasync"], mib,
+                         "dd if=/dev/zero bs=8M oflag=direct conv=fdatasync")
+        if not drop_caches():
+            return write, None
+        read = timed_dd([f"if={path}", "of=/dev/null", "bs=8M"], mib,
+                        "dd bs=8M of=/dev/null, page cache dropped")
+        return write, read
+    finally:
+        path.unlink(missing_ok=True)
 
 
 # ---------------------------------------------------------------------------
@@ -814,9 +846,13 @@ def measure(sc, method, rep, accel, thp):
         vm.shutdown(hard=True)
         vm.qmp2_path.unlink(missing_ok=True)
         tail.stop()
-    res["restore_s"], res["restore_note"] = restore(sc, method, rep, img,
-                                                    mig, tag, accel)
+    res.update(restore(sc, method, rep, img, mig, tag, accel))
+    if method == "savevm-live":
+        st = restore(sc, method, rep, img, mig, tag, accel, qsl.STOCK)
+        res["stock_load_s"] = st["load_s"]
+        res["stock_restore_note"] = st["restore_note"]
     res["vmstate_mib"] = res["vmstate_bytes"] / MiB
+    res["load_mib_s"] = res["vmstate_mib"] / res["load_s"]
     if res.get("nonzero_bytes"):
         res["nonzero_mib"] = res["nonzero_bytes"] / MiB
     res["throughput_mib_s"] = res["vmstate_mib"] / res["duration_s"]
@@ -828,10 +864,11 @@ def measure(sc, method, rep, accel, thp):
     return res
 
 
-def restore(sc, method, rep, img, mig, tag, accel):
-    """Seconds from a new QEMU's start to the first workload line."""
+def restore(sc, method, rep, img, mig, tag, accel, binary=None):
+    """Seconds from a new QEMU's start to the end of the load and to the
+    first workload line, with a cold page cache."""
     name = vm_name(sc, method, rep) + "-restore"
-    binary = METHOD_BINARY[method]
+    binary = binary or METHOD_BINARY[method]
     if method == "bg-snapshot":
         vm = BenchGuest(WORK, name, img, sc, binary, accel,
                         extra_args=["-incoming", f"file:{mig}"])
@@ -839,17 +876,26 @@ def restore(sc, method, rep, img, mig, tag, accel):
         vm = BenchGuest(WORK, name, img, sc, binary, accel, loadvm=tag)
     tail = ConsoleTail(vm.console.path)
     tail.start()
+    cold = drop_caches()
     try:
         t0 = time.monotonic()
         vm.launch()
-        t_qmp = time.monotonic()
+        t_load = time.monotonic()
+        if method == "bg-snapshot":
+            while vm.cmd("query-migrate").get("status") not in (
+                    "completed", "failed"):
+                time.sleep(0.01)
+            t_load = time.monotonic()
         t1, line = tail.wait(lambda t, ln: True, 600, "a workload line",
                              vm)
-        note = f"QMP up after {t_qmp - t0:.2f} s; first line: {line[:40]}"
+        note = (f"{'cold' if cold else 'warm'} page cache; loaded after "
+                f"{t_load - t0:.2f} s; first line: {line[:40]}")
         if method == "bg-snapshot":
             st = vm.cmd("query-migrate").get("status")
             note += f"; incoming {st}"
-        return round(t1 - t0, 3), note
+        return {"restore_s": round(t1 - t0, 3),
+                "load_s": round(t_load - t0, 3), "restore_note": note,
+                "restore_cold": cold}
     finally:
         vm.shutdown(hard=True)
         vm.qmp2_path.unlink(missing_ok=True)
@@ -876,6 +922,9 @@ FIGURES = [
     ("mem_extra_mib", "peak extra mem MiB", "{:.0f}"),
     ("budget_pause_ms", "budget pause ms", "{:.0f}"),
     ("restore_s", "restore s", "{:.1f}"),
+    ("load_s", "load s", "{:.1f}"),
+    ("load_mib_s", "load MiB/s", "{:.0f}"),
+    ("stock_load_s", "stock -loadvm load s", "{:.1f}"),
 ]
 
 
@@ -984,6 +1033,15 @@ def evaluate_targets(summary, refs, scenarios):
         f"≤ 1.2 × snapshot-save {fnum(ss)} s")
     add("vmstate size", m("savevm-live", "vmstate_mib"),
         m("snapshot-save", "vmstate_mib"), "MiB", "≤ snapshot-save's")
+    # Issue 13: cold restores
+    bg = m("bg-snapshot", "restore_s")
+    add("cold restore (start to first workload line)",
+        m("savevm-live", "restore_s"), bg * 1.25 if bg else None, "s",
+        f"≤ 1.25 × bg-snapshot's -incoming file: {fnum(bg)} s")
+    st = m("savevm-live", "stock_load_s")
+    add("cold load of the VM state", m("savevm-live", "load_s"),
+        st / 3 if st else None, "s",
+        f"≤ 1/3 of stock -loadvm's load of the same snapshot {fnum(st)} s")
     return {"scenario": k, "label": target.label(), "note": note,
             "targets": rows}
 
@@ -1006,6 +1064,15 @@ def markdown(data):
         w = refs["write"]
         lines.append(f"- sequential write bandwidth: {w['mib_s']:.0f} MiB/s "
                      f"({w['mib']} MiB, `{w['cmd']}`)")
+    if refs.get("read"):
+        r = refs["read"]
+        lines.append(f"- sequential read bandwidth: {r['mib_s']:.0f} MiB/s "
+                     f"({r['mib']} MiB, `{r['cmd']}`)")
+    cold = [r.get("restore_cold") for r in data["runs"] if "error" not in r]
+    if cold:
+        lines.append("- restores: " + (
+            "host page cache dropped before every restore" if all(cold)
+            else "**warm** page cache (could not drop it: not root?)"))
     for key, f in sorted(refs.get("fork", {}).items()):
         lines.append(f"- bare fork() of {f['size_mib']} MiB touched, THP "
                      f"{key.split('-', 1)[1]} ({f['thp_setting']}, "
@@ -1466,10 +1533,13 @@ def main(argv=None):
 
     refs = {"fork": {}}
     say("reference limits: ", end="")
-    w = write_bandwidth(min(args.write_mib, 1024) if args.quick
-                        else args.write_mib)
+    w, rd = disk_bandwidth(min(args.write_mib, 1024) if args.quick
+                           else args.write_mib)
     refs["write"] = w
     say(f"write {w['mib_s']:.0f} MiB/s", end="")
+    if rd:
+        refs["read"] = rd
+        say(f"; cold read {rd['mib_s']:.0f} MiB/s", end="")
     for mem, t in sorted({(s.mem_mib, s.thp) for s in scenarios}):
         thp.set(t)
         f = fork_reference(mem, t)
@@ -1504,8 +1574,11 @@ def main(argv=None):
                         f"{r['duration_s']:.1f} s, vmstate "
                         f"{r['vmstate_mib']:.0f} MiB, mem +"
                         f"{r['mem_extra_mib']:.0f} MiB, restore "
-                        f"{r['restore_s']:.1f} s "
-                        f"({time.monotonic() - t:.0f} s)")
+                        f"{r['restore_s']:.1f} s (load "
+                        f"{r['load_s']:.1f} s"
+                        + (f", stock {r['stock_load_s']:.1f} s"
+                           if "stock_load_s" in r else "") +
+                        f") ({time.monotonic() - t:.0f} s)")
                     if r["guest_errors"]:
                         say(f"    guest reported: {r['guest_errors']}")
                 except Exception as e:  # pylint: disable=broad-except

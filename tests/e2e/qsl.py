@@ -101,12 +101,15 @@ def image_snapshots(path, force_share=False):
     return {s["name"]: s["vm-state-size"] for s in info.get("snapshots", [])}
 
 
-def qcow2_vmstate(path, tag):
+def qcow2_vmstate_layout(path, tag):
     """
-    The VM state of internal snapshot @tag of qcow2 image @path, as bytes:
-    read through the snapshot's own L1 table, where qcow2 keeps it (after
-    the guest disk, from the next L1 entry on).  Plain qcow2 only (no
-    extended L2, compression or external data file), as the tests make.
+    Where the VM state of internal snapshot @tag of qcow2 image @path is:
+    {"size": its size, "size_fields": [(file offset, width)] of the
+    snapshot table fields holding the size, "pieces": [(VM state offset,
+    file offset or None for a hole, length)]}.  Read through the
+    snapshot's own L1 table, where qcow2 keeps the VM state (after the
+    guest disk, from the next L1 entry on).  Plain qcow2 only (no extended
+    L2, compression or external data file), as the tests make.
     """
     # pylint: disable=too-many-locals
     with open(path, "rb") as f:
@@ -127,10 +130,12 @@ def qcow2_vmstate(path, tag):
             id_len = int.from_bytes(e[12:14], "big")
             name_len = int.from_bytes(e[14:16], "big")
             vm_size = int.from_bytes(e[32:36], "big")
+            fields = [(off + 32, 4)]
             extra_len = int.from_bytes(e[36:40], "big")
             extra = read(off + 40, extra_len)
             if extra_len >= 8:
                 vm_size = int.from_bytes(extra[0:8], "big")
+                fields.append((off + 40, 8))
             size = (int.from_bytes(extra[8:16], "big") if extra_len >= 16
                     else disk_size)
             name = read(off + 40 + extra_len + id_len, name_len).decode()
@@ -146,7 +151,7 @@ def qcow2_vmstate(path, tag):
         l1_index = -(-size // (csize * l2_entries))
         l1 = read(l1_offset, l1_size * 8)
         mask = 0x00fffffffffffe00
-        data = bytearray()
+        pieces = []
         for pos in range(0, vm_size, csize):
             i = l1_index + pos // (csize * l2_entries)
             l2 = int.from_bytes(l1[i * 8:i * 8 + 8], "big") & mask
@@ -156,11 +161,23 @@ def qcow2_vmstate(path, tag):
                 entry = int.from_bytes(read(l2 + j * 8, 8), "big")
             assert not entry & (1 << 62), "compressed VM state"
             n = min(csize, vm_size - pos)
-            if entry & mask and not entry & 1:
-                data += read(entry & mask, n)
-            else:
+            host = entry & mask if entry & mask and not entry & 1 else None
+            pieces.append((pos, host, n))
+        return {"size": vm_size, "size_fields": fields, "pieces": pieces}
+
+
+def qcow2_vmstate(path, tag):
+    """The VM state of internal snapshot @tag of qcow2 image @path."""
+    layout = qcow2_vmstate_layout(path, tag)
+    data = bytearray()
+    with open(path, "rb") as f:
+        for _, host, n in layout["pieces"]:
+            if host is None:
                 data += bytes(n)
-        return bytes(data)
+            else:
+                f.seek(host)
+                data += f.read(n)
+    return bytes(data)
 
 
 class Console:

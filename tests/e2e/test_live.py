@@ -175,7 +175,8 @@ def test_memory_budget(workdir):
     memory: the vCPUs are paused while the saving process catches up.  The
     process is held (SIGSTOP) for a while, during which the guest's writes
     pile up copies until the budget pauses the guest; the snapshot is then
-    completed and restored as any other.
+    completed and restored as any other.  Once let go, the process saves
+    first the chunks the guest wrote meanwhile.
     """
     mem, budget = 512, 64 * MiB
     img = image_create(workdir / "disk.qcow2", "2G")
@@ -220,6 +221,9 @@ def test_memory_budget(workdir):
     assert data["budget-pause-us"] >= 3 * 10**6, data
     # Sampled every 10 ms: the guest writes far less than 64 MiB meanwhile
     assert budget / 2 < data["extra-memory-peak"] <= budget + 64 * MiB, data
+    # The chunks the guest wrote while the process was held went first
+    info = vm.job("live0")
+    assert info["ram-saved-early"] >= budget / 4, info
     vm.dismiss("live0")
     gen_range = (before["gen"], last_progress(vm)["gen"])
     # The guest runs again
