@@ -77,8 +77,10 @@ def qemu_img(*args, check=True):
     return p.stdout
 
 
-def image_create(path, size="1G"):
-    qemu_img("create", "-q", "-f", "qcow2", str(path), size)
+def image_create(path, size="1G", backing=None):
+    """A qcow2 image; an overlay of qcow2 image @backing if given."""
+    extra = ["-b", str(backing), "-F", "qcow2"] if backing else []
+    qemu_img("create", "-q", "-f", "qcow2", *extra, str(path), size)
     return path
 
 
@@ -278,12 +280,13 @@ class Guest(QEMUMachine):
     The test guest: Linux + workload, guest RAM in a private RAM backend,
     one qcow2 disk 'disk0' (virtio) holding both the workload's disk block
     and the snapshots.  A restore needs the same options, plus loadvm=TAG.
+    @disk_args replaces the options that open the image as 'disk0'.
     """
 
     def __init__(self, workdir, name, image, mem_mib=512, wl_mib=None,
                  mode="full", accel="tcg", binary=PATCHED, loadvm=None,
                  memdev=None, sandbox=None, extra_args=(), wl_extra="",
-                 disk_opts=""):
+                 disk_opts="", disk_args=None):
         self.workdir = Path(workdir)
         self.console = Console(self.workdir / f"{name}.console")
         if self.console.path.exists():
@@ -299,8 +302,10 @@ class Guest(QEMUMachine):
             "-initrd", str(GUEST / "initrd.gz"),
             "-append", kernel_args(wl_mib, mode, wl_extra),
             "-serial", f"file:{self.console.path}",
-            "-blockdev", f"file,filename={image},node-name=file0{disk_opts}",
-            "-blockdev", f"qcow2,file=file0,node-name=disk0{disk_opts}",
+            *(disk_args or [
+                "-blockdev", f"file,filename={image},node-name=file0{disk_opts}",
+                "-blockdev", f"qcow2,file=file0,node-name=disk0{disk_opts}",
+            ]),
             "-device", "virtio-blk-pci,drive=disk0",
             "-no-reboot", "-nodefaults", "-nic", "none",
         ]

@@ -16,7 +16,8 @@ import pytest
 from qemu.machine.machine import VMLaunchFailure
 
 from qsl import (PATCHED, STOCK, Guest, image_check, image_create,
-                 image_snapshots, qcow2_vmstate, qcow2_vmstate_layout)
+                 image_snapshots, qcow2_vmstate, qcow2_vmstate_layout,
+                 verify_restored)
 from test_live import last_progress, restore_and_verify
 
 MEM = 384
@@ -117,3 +118,95 @@ def test_damaged_vmstate(workdir, damage):
     image_check(img)
     restore_and_verify(workdir, "good", img, "good", MEM, "tcg", PATCHED,
                        gens["good"], boot)
+
+
+def overlay_args(img, overlay, n):
+    """@img read-only (shared lock) under its own qcow2 overlay 'disk0'."""
+    return ["-blockdev", f"file,filename={img},node-name=base-file{n},"
+            "read-only=on",
+            "-blockdev", f"qcow2,file=base-file{n},node-name=base{n},"
+            "read-only=on",
+            "-blockdev", f"file,filename={overlay},node-name=file0",
+            "-blockdev", f"qcow2,file=file0,backing=base{n},node-name=disk0"]
+
+
+def file_digest(path):
+    with open(path, "rb") as f:
+        return hashlib.file_digest(f, "sha256").hexdigest()
+
+
+def test_read_only_image(workdir):
+    """
+    An image opened read-only is restored without a byte of it changing:
+    with -snapshot (its temporary overlay is emptied when the snapshot is
+    loaded again), and shared read-only by two VMs at once, each with its
+    own overlay.  An overlay with data of its own is refused, as is making
+    the image writable while it shows the snapshot.
+    """
+    img = image_create(workdir / "disk.qcow2", "2G")
+    boot, gens = take_snapshots(workdir, img, ["live"], PATCHED)
+    whole = file_digest(img)
+
+    # -snapshot: -loadvm, then HMP loadvm once the guest wrote its disk
+    vm = Guest(workdir, "ro-snapshot", img, mem_mib=MEM, wl_mib=WL,
+               loadvm="live", disk_args=[
+                   "-drive", f"file={img},format=qcow2,if=none,id=disk0,"
+                   "snapshot=on"])
+    lo, hi = gens["live"]
+    vm.start(wait_ready=False)
+    try:
+        c, _ = verify_restored(vm, boot)
+        assert lo <= c["gen"] <= hi, (c["gen"], gens["live"])
+        # The guest writes its disk (into the overlay) on every round
+        vm.console.wait("MATCH", start=vm.console.mark())
+        out = vm.hmp("loadvm live")
+        assert out == "", out
+        c, _ = verify_restored(vm, boot, start=vm.console.mark())
+        assert lo <= c["gen"] <= hi, (c["gen"], gens["live"])
+    finally:
+        vm.shutdown()
+    assert file_digest(img) == whole
+
+    # Shared: two VMs restore the image at once
+    vms = []
+    for n in range(2):
+        overlay = image_create(workdir / f"overlay{n}.qcow2", "2G",
+                               backing=img)
+        vms.append(Guest(workdir, f"ro-shared{n}", img, mem_mib=MEM,
+                         wl_mib=WL, loadvm="live",
+                         disk_args=overlay_args(img, overlay, n)))
+    try:
+        for vm in vms:
+            vm.start(wait_ready=False)
+        for vm in vms:
+            c, _ = verify_restored(vm, boot)
+            assert lo <= c["gen"] <= hi, (c["gen"], gens["live"])
+        r = vms[0].qmp("blockdev-reopen", options=[{
+            "driver": "qcow2", "node-name": "base0", "file": "base-file0",
+            "read-only": False}])
+        assert r["error"]["desc"] == (
+            "Image 'base0' shows one of its internal snapshots read-only, "
+            "it cannot be made writable"), r
+    finally:
+        for vm in vms:
+            vm.shutdown()
+    assert file_digest(img) == whole
+
+    # An overlay with data of its own: refused, nothing written
+    overlay = workdir / "overlay0.qcow2"
+    before = file_digest(overlay)
+    vm = Guest(workdir, "ro-own-data", img, mem_mib=MEM, wl_mib=WL,
+               loadvm="live", disk_args=overlay_args(img, overlay, 0))
+    try:
+        vm.launch()
+    except VMLaunchFailure as e:
+        out = e.output
+    else:
+        vm.shutdown(hard=True)
+        raise AssertionError("-loadvm through an overlay with data worked")
+    assert ("Snapshot 'live' is on read-only node 'base0', but its overlay "
+            "'disk0' has data of its own that loading the snapshot would "
+            "have to discard") in out, out
+    assert file_digest(overlay) == before
+    assert file_digest(img) == whole
+    image_check(img)
