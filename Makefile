@@ -7,16 +7,19 @@ SHELL := /bin/bash
 .DEFAULT_GOAL := build
 
 .PHONY: help deps tree build build-patched build-stock check demo bench \
-        guest export pristine-check bisect-check checkpatch clean distclean
+        guest export pristine-check bisect-check checkpatch clean distclean \
+        libvirt-tree build-libvirt demo-libvirt
 
 help:
 	@echo "make demo            build everything and show a live snapshot of a real guest"
 	@echo "make check           build everything and run all tests (ends with 'N passed, N failed')"
-	@echo "make build           build the patched and the stock QEMU (the default)"
+	@echo "make build           build the patched and the stock QEMU and the patched libvirt (the default)"
+	@echo "make demo-libvirt    build everything and show virsh snapshot-create-as --live of a real guest"
 	@echo "make deps            install the Debian packages (root or sudo)"
 	@echo "make guest           build the end-to-end test guest (kernel, initramfs) in build/guest"
 	@echo "make tree            create ./qemu: the pinned base + patches/ as git commits"
-	@echo "make export          write ./qemu's base..HEAD back to patches/"
+	@echo "make libvirt-tree    create ./libvirt: the pinned libvirt base + patches-libvirt/"
+	@echo "make export          write ./qemu's and ./libvirt's base..HEAD back to patches/, patches-libvirt/"
 	@echo "make pristine-check  check that patches/ applies to the pristine upstream tarball"
 	@echo "make checkpatch      run scripts/checkpatch.pl --no-signoff over patches/"
 	@echo "make bisect-check    build every patch of the series on its own, run its unit tests"
@@ -36,7 +39,14 @@ build-patched: tree
 build-stock: deps
 	@scripts/build.sh stock
 
-build: build-patched build-stock
+libvirt-tree: deps
+	@if [ -d libvirt/.git ] && [ "$(FORCE)" != 1 ]; then QSL_PROJECT=libvirt scripts/tree-status.sh; \
+	 else QSL_PROJECT=libvirt FORCE=$(FORCE) scripts/mktree.sh; fi
+
+build-libvirt: libvirt-tree
+	@scripts/build-libvirt.sh
+
+build: build-patched build-stock build-libvirt
 
 guest: deps
 	@scripts/build-guest.sh
@@ -47,12 +57,16 @@ check: build guest
 demo: build guest
 	@tests/e2e/demo.sh
 
+demo-libvirt: build guest
+	@tests/libvirt/demo.sh
+
 bench: build guest
 	@if [ -x bench/run.sh ]; then bench/run.sh $(BENCH_ARGS); else \
 	  echo "make bench: the benchmark harness does not exist yet." >&2; exit 1; fi
 
 export:
 	@scripts/export.sh
+	@if [ -d libvirt/.git ]; then QSL_PROJECT=libvirt scripts/export.sh; fi
 
 pristine-check: deps
 	@scripts/check-pristine.sh
@@ -68,8 +82,9 @@ checkpatch: tree
 	done; exit $$rc
 
 clean:
-	rm -rf build qemu/build
+	rm -rf build qemu/build libvirt/build
 
 distclean:
 	@scripts/tree-status.sh --strict
-	rm -rf build qemu
+	@if [ -d libvirt/.git ]; then QSL_PROJECT=libvirt scripts/tree-status.sh --strict; fi
+	rm -rf build qemu libvirt

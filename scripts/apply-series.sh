@@ -1,15 +1,15 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: GPL-2.0-or-later
 #
-# apply-series.sh DIR: git am every patch of patches/ (the cover letter
-# excluded) onto the git repository DIR.
+# apply-series.sh DIR: git am every patch of the series ($SERIES, the cover
+# letter excluded) onto the git repository DIR.
 set -euo pipefail
 . "$(dirname "$0")/common.sh"
 
 dir=$1
 shopt -s nullglob
 series=()
-for p in "$TOP"/patches/[0-9][0-9][0-9][0-9]-*.patch; do
+for p in "$SERIES"/[0-9][0-9][0-9][0-9]-*.patch; do
     case "$(basename "$p")" in 0000-*) continue ;; esac
     series+=("$p")
 done

@@ -7,6 +7,7 @@ set -euo pipefail
 . "$(dirname "$0")/common.sh"
 
 pristine=$BUILD/pristine
+[ "$QSL_PROJECT" = qemu ] || pristine=$BUILD/pristine-$QSL_PROJECT
 if [ ! -d "$pristine/.git" ]; then
     "$TOP/scripts/unpack-base.sh" "$pristine" --pristine
 fi

@@ -4,15 +4,41 @@ TOP=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 . "$TOP/base.conf"
 CACHE=${QSL_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/qemu-savevm-live}
 SRC_CACHE=$CACHE/src
+QEMU_TREE=$TOP/qemu            # working trees: git repos, tag 'base', series applied
+LIBVIRT_TREE=$TOP/libvirt
+LIBVIRT_BUILD=$LIBVIRT_TREE/build
+LIBVIRT_ROOT=$TOP/build/libvirt-root   # libvirt's prefix: config, sockets, state
+# The series the tree scripts (fetch, unpack, mktree, export, check-pristine,
+# tree-status) work on: QSL_PROJECT=qemu (the default) or libvirt.
+QSL_PROJECT=${QSL_PROJECT:-qemu}
+case $QSL_PROJECT in
+qemu)
+    TREE=$QEMU_TREE
+    SERIES=$TOP/patches
+    BASE_SHA256=$TOP/base.sha256
+    BASE_DEBIAN=1              # Debian's patches under the series
+    ;;
+libvirt)
+    BASE_PKG=$LIBVIRT_PKG
+    BASE_VERSION=$LIBVIRT_VERSION
+    TREE=$LIBVIRT_TREE
+    SERIES=$TOP/patches-libvirt
+    BASE_SHA256=$TOP/libvirt.sha256
+    BASE_DEBIAN=0              # the upstream tarball alone
+    ;;
+*)
+    echo "QSL_PROJECT=$QSL_PROJECT: qemu or libvirt" >&2
+    exit 2
+    ;;
+esac
 # Upstream version without epoch and Debian revision: 1:10.2.2+ds-1 -> 10.2.2+ds
 BASE_UPVER=${BASE_VERSION#*:}
 BASE_UPVER=${BASE_UPVER%-*}
-TREE=$TOP/qemu                 # working tree: git repo, tag 'base', series applied
 BUILD=$TOP/build
 STOCK_SRC=$BUILD/stock-src     # the base without our series
 # Each build directory sits at the same place relative to its source tree, so
 # that with CCACHE_BASEDIR the stock build hits the patched build's cache.
-PATCHED_BUILD=$TREE/build
+PATCHED_BUILD=$QEMU_TREE/build
 STOCK_BUILD=$STOCK_SRC/build
 export CCACHE_DIR=${CCACHE_DIR:-$CACHE/ccache}
 export CCACHE_BASEDIR=$TOP

@@ -85,7 +85,7 @@ EOS
     rm -f "$stamp_dir/apt-updated"
 fi
 
-want=$(cat "$here/../deps/packages.txt" "$here/../deps/test-packages.txt" |
+want=$(cat "$here/../deps/packages.txt" "$here/../deps/test-packages.txt" "$here/../deps/libvirt-packages.txt" |
        grep -v '^#' | tr '\n' ' ')
 bpo_want=$(grep -v '^#' "$here/../deps/backports.txt" | tr '\n' ' ')
 

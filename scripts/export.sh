@@ -9,7 +9,7 @@
 set -euo pipefail
 . "$(dirname "$0")/common.sh"
 
-out=${1:-$TOP/patches}
+out=${1:-$SERIES}
 [ -d "$TREE/.git" ] || { echo "export: no working tree at $TREE" >&2; exit 1; }
 if [ -n "$(git -C "$TREE" status --porcelain --untracked-files=no)" ]; then
     echo "export: warning: $TREE has uncommitted changes; they are not exported" >&2
@@ -31,7 +31,10 @@ fi
 
 # Cover letter: hand-written subject and blurb from the existing one.
 cover=$out/0000-cover-letter.patch
-subject="migration: fork-based live savevm (savevm-live)"
+case $QSL_PROJECT in
+qemu) subject="migration: fork-based live savevm (savevm-live)" ;;
+libvirt) subject="qemu: live internal snapshots with savevm-live" ;;
+esac
 blurb="$tmp/blurb"
 : > "$blurb"
 if [ -f "$cover" ]; then

@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: GPL-2.0-or-later
 #
-# Create the working tree ./qemu: the pinned base as a git repository (tag
-# 'base') with every patch of patches/ applied by 'git am', one commit each.
+# Create the working tree (./qemu, or ./libvirt with QSL_PROJECT=libvirt):
+# the pinned base as a git repository (tag 'base') with every patch of the
+# series (patches/, patches-libvirt/) applied by 'git am', one commit each.
 # Refuses to touch an existing tree that has work not in patches/ unless
 # FORCE=1.
 set -euo pipefail

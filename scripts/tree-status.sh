@@ -10,17 +10,17 @@ set -euo pipefail
 ids() { git patch-id --stable | awk '{print $1}' | sort; }
 tree_ids=$(git -C "$TREE" log --reverse --format=%H base..HEAD |
            while read -r c; do git -C "$TREE" show "$c" | ids; done)
-series_ids=$(for p in "$TOP"/patches/[0-9][0-9][0-9][0-9]-*.patch; do
+series_ids=$(for p in "$SERIES"/[0-9][0-9][0-9][0-9]-*.patch; do
                  [ -e "$p" ] || continue
                  case "$p" in */0000-*) continue ;; esac
                  ids < "$p"; done)
 bad=0
 if [ -n "$(git -C "$TREE" status --porcelain --untracked-files=no)" ]; then
-    echo "tree: ./qemu has uncommitted changes (commit them, then 'make export')" >&2
+    echo "tree: $TREE has uncommitted changes (commit them, then 'make export')" >&2
     bad=1
 fi
 if [ "$tree_ids" != "$series_ids" ]; then
-    echo "tree: ./qemu (base..HEAD) and patches/ differ: 'make export' to save the tree," >&2
+    echo "tree: $TREE (base..HEAD) and $SERIES differ: 'make export' to save the tree," >&2
     echo "      or 'make tree FORCE=1' to recreate the tree from patches/" >&2
     bad=1
 fi

@@ -4,8 +4,8 @@
 # unpack-base.sh DIR [--pristine]
 # Unpack the pinned base into DIR (which must not exist) as a git repository
 # whose only commit is tagged 'base'.  By default this is Debian's source
-# package with Debian's patches applied (dpkg-source -x); with --pristine it
-# is the upstream .orig tarball alone.
+# package with Debian's patches applied (dpkg-source -x); with --pristine, and
+# for a base pinned without them (libvirt), the upstream .orig tarball alone.
 set -euo pipefail
 . "$(dirname "$0")/common.sh"
 
@@ -18,7 +18,7 @@ tmp="$dir.tmp.$$"
 rm -rf "$tmp"
 mkdir -p "$(dirname "$dir")"
 trap 'rm -rf "$tmp"' EXIT
-if [ "$mode" = --pristine ]; then
+if [ "$mode" = --pristine ] || [ "$BASE_DEBIAN" = 0 ]; then
     mkdir -p "$tmp"
     tar -C "$tmp" --strip-components=1 -xJf "$SRC_CACHE/${BASE_PKG}_${BASE_UPVER}.orig.tar.xz"
     msg="$BASE_PKG $BASE_UPVER: pristine upstream tarball"

@@ -14,7 +14,7 @@ LOGS=$BUILD/test-logs
 mkdir -p "$LOGS"
 export QSL_TOP=$TOP QSL_PATCHED=$PATCHED_BUILD QSL_STOCK=$STOCK_BUILD QSL_TREE=$TREE
 
-all_suites=(series unit iotests qtest-migration e2e bench)
+all_suites=(series unit iotests qtest-migration e2e libvirt-unit libvirt bench)
 suites=("$@")
 [ ${#suites[@]} -gt 0 ] || suites=("${all_suites[@]}")
 

@@ -2,16 +2,17 @@
 """
 pytest setup for the end-to-end tests: the accelerators to run (TCG always,
 KVM where a probe boot shows it runs the guest), a work directory per test,
-and TAP output for tests/run.sh (to the file named by $QSL_TAP).
+and TAP output for tests/run.sh (tap.py).
 """
 
 import os
 import shutil
-from pathlib import Path
 
 import pytest
 
 import qsl
+
+pytest_plugins = ["tap"]
 
 _kvm = None
 
@@ -57,38 +58,3 @@ def workdir(request):
     d.mkdir(parents=True)
     yield d
     qsl.stop_all_guests()
-
-
-_tap = []
-_index = {}
-
-
-def pytest_runtest_logreport(report):
-    """One TAP line per test: its call's outcome, or its setup's when the
-    setup failed or skipped; a failed teardown turns it into "not ok"."""
-    name = report.nodeid.split("::", 1)[-1]
-    if report.when == "teardown":
-        if report.failed:
-            i = _index.get(report.nodeid)
-            line = f"not ok {len(_tap) + 1} - {name} # teardown failed"
-            if i is None:
-                _tap.append(line)
-            else:
-                _tap[i] = f"not ok {i + 1} - {name} # teardown failed"
-        return
-    if report.when == "call" or not report.passed:
-        _index[report.nodeid] = len(_tap)
-        if report.passed:
-            _tap.append(f"ok {len(_tap) + 1} - {name}")
-        elif report.skipped:
-            why = report.longrepr[2] if isinstance(report.longrepr, tuple) \
-                else str(report.longrepr)
-            _tap.append(f"ok {len(_tap) + 1} - {name} # SKIP {why}")
-        else:
-            _tap.append(f"not ok {len(_tap) + 1} - {name}")
-
-
-def pytest_sessionfinish(session, exitstatus):
-    path = os.environ.get("QSL_TAP")
-    if path:
-        Path(path).write_text("\n".join(_tap + [f"1..{len(_tap)}"]) + "\n")

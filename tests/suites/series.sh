@@ -35,3 +35,20 @@ if diff -r "$TOP/patches" "$tmp" >&2; then
 else
     echo "not ok - re-exporting the working tree reproduces patches/ (run 'make export'?)"
 fi
+
+# The libvirt series: applies to the pristine libvirt tarball, and
+# re-exporting ./libvirt reproduces patches-libvirt/.
+if QSL_PROJECT=libvirt "$TOP/scripts/check-pristine.sh" >&2; then
+    echo "ok - libvirt series applies to the pristine upstream tree"
+else
+    echo "not ok - libvirt series applies to the pristine upstream tree"
+fi
+lvtmp=$(mktemp -d)
+trap 'rm -rf "$tmp" "$lvtmp"' EXIT
+cp "$TOP"/patches-libvirt/*.patch "$lvtmp/" 2>/dev/null
+QSL_PROJECT=libvirt "$TOP/scripts/export.sh" "$lvtmp" >&2
+if diff -r "$TOP/patches-libvirt" "$lvtmp" >&2; then
+    echo "ok - re-exporting ./libvirt reproduces patches-libvirt/"
+else
+    echo "not ok - re-exporting ./libvirt reproduces patches-libvirt/ (run 'make export'?)"
+fi

@@ -1,0 +1,114 @@
+# SPDX-License-Identifier: GPL-2.0-or-later
+"""
+libvirt with the patched QEMU, through virsh and the daemons of the libvirt
+build: 'snapshot-create-as --live' takes an internal snapshot of the running
+guest with a pause of an instant while the workload keeps going, and the
+snapshot reverts (running and shut off) to the guest as it was, is listed,
+and deletes; the stock path (no --live) does the same with the guest paused
+for the whole save.  The pauses and virsh's wall times go to
+build/libvirt-e2e/pauses.md.
+"""
+
+import os
+import re
+import signal
+import time
+
+import pytest
+
+import lvd
+import qsl
+
+RESULTS = qsl.TOP / "build" / "libvirt-e2e" / "pauses.md"
+
+
+def record(method, pauses, secs):
+    first = not RESULTS.exists()
+    with open(RESULTS, "a", encoding="utf-8") as f:
+        if first:
+            f.write("| method | guest paused (ms) | virsh wall (s) |\n"
+                    "|---|---|---|\n")
+        ms = ", ".join(f"{p:.0f}" for _, p in pauses)
+        f.write(f"| {method} | {ms} | {secs:.2f} |\n")
+
+
+def revert_and_verify(dom, tag, boot, gens, flags=()):
+    mark = dom.console.mark()
+    lvd.virsh("snapshot-revert", dom.name, tag, *flags)
+    assert dom.state() == "running (from snapshot)"
+    c, _ = qsl.verify_restored(dom, boot, start=mark)
+    lo, hi = gens
+    assert lo <= c["gen"] <= hi, f"restored generation {c['gen']} not in " \
+        f"[{lo}, {hi}]"
+
+
+@pytest.mark.parametrize("live", [True, False], ids=["live", "stock"])
+def test_snapshot_revert_delete(daemons, workdir, live):
+    log_mark = len(daemons.log())
+    img = qsl.image_create(workdir / "disk.qcow2", "2G")
+    dom = lvd.Domain(workdir, "guest", img)
+    dom.start()
+    boot = dom.boot_id()
+    dom.console.wait("MATCH", start=0, proc=dom)
+    events = lvd.Events(dom.name, workdir / "events.log")
+    try:
+        before = qsl.parse(dom.console.lines(kind="PROGRESS")[-1])
+        args = ["--live"] if live else []
+        t = time.monotonic()
+        proc = lvd.virsh_start("snapshot-create-as", dom.name, "s1", *args)
+        if live:
+            # Hold the process that writes guest RAM: the guest runs on
+            child = dom.save_child()
+            os.kill(child, signal.SIGSTOP)
+            try:
+                mark = dom.console.mark()
+                p1 = dom.console.wait("PROGRESS", start=mark, proc=dom)
+                after = mark + dom.console.text()[mark:].index(p1["line"])
+                p2 = dom.console.wait("PROGRESS", start=after + 1, proc=dom)
+                assert p2["pages_written"] > p1["pages_written"]
+                assert dom.state() == "running (unpaused)"
+                assert proc.poll() is None, "virsh returned before the save"
+            finally:
+                os.kill(child, signal.SIGCONT)
+        out, err = proc.communicate(timeout=600)
+        secs = time.monotonic() - t
+        assert proc.returncode == 0, err
+        assert out.strip() == "Domain snapshot s1 created", out
+        p = dom.console.wait("PROGRESS", start=dom.console.mark(), proc=dom)
+    finally:
+        events.stop()
+    gens = (before["gen"], p["gen"] + 1)
+    assert dom.state() == "running (unpaused)"
+
+    # One pause, which libvirt accounts for: the domain was paused for
+    # reason 'snapshot' (live) or 'save' (stock: libvirt stops the vCPUs),
+    # never for an unknown reason
+    pauses = events.pause_ms()
+    assert len(pauses) == 1, events.events()
+    reasons = re.findall(r"Transitioned guest guest to paused state, "
+                         r"reason (\w+)", daemons.log()[log_mark:])
+    assert reasons == ["snapshot" if live else "save"], reasons
+    record("snapshot-create-as --live" if live else "snapshot-create-as",
+           pauses, secs)
+
+    out, _ = lvd.virsh("snapshot-list", dom.name, "--name")
+    assert out.split() == ["s1"]
+    out, _ = lvd.virsh("snapshot-info", dom.name, "s1")
+    assert "State:          running" in out, out
+    assert "Location:       internal" in out, out
+    # The job was dismissed: nothing left in QEMU
+    out, _ = lvd.virsh("qemu-monitor-command", dom.name,
+                       '{"execute": "query-jobs"}')
+    assert '"return":[]' in out.replace(" ", ""), out
+
+    # Revert the running domain, then the shut-off one
+    revert_and_verify(dom, "s1", boot, gens)
+    lvd.virsh("destroy", dom.name)
+    revert_and_verify(dom, "s1", boot, gens)
+
+    lvd.virsh("snapshot-delete", dom.name, "s1")
+    out, _ = lvd.virsh("snapshot-list", dom.name, "--name")
+    assert out.split() == []
+    lvd.virsh("destroy", dom.name)
+    assert qsl.image_snapshots(img) == {}
+    qsl.image_check(img)
