@@ -44,6 +44,8 @@ def main():
         out, _ = lvd.virsh("snapshot-list", dom.name)
         print(out.rstrip())
         say("virsh snapshot-revert demo live1")
+        # paused first, the guest being replaced prints nothing after the mark
+        lvd.virsh("suspend", dom.name)
         mark = dom.console.mark()
         _, secs = lvd.virsh("snapshot-revert", dom.name, "live1")
         c, m = qsl.verify_restored(dom, boot, start=mark)

@@ -32,7 +32,27 @@ def record(method, pauses, secs):
         f.write(f"| {method} | {ms} | {secs:.2f} |\n")
 
 
+# virDomainJobOperation
+JOB_OPERATION_SNAPSHOT = 6
+
+
+def jobinfo(dom):
+    """virsh domjobinfo --rawstats: the job's typed parameters, as
+    {field: value} (memory_total, ...), numbers as int"""
+    out, _ = lvd.virsh("domjobinfo", dom.name, "--rawstats")
+    info = {}
+    for line in out.splitlines():
+        if ":" in line:
+            k, v = (x.strip() for x in line.split(":", 1))
+            info[k] = int(v) if v.isdigit() else v
+    return info
+
+
 def revert_and_verify(dom, tag, boot, gens, flags=()):
+    # The guest the revert replaces prints nothing more once paused: what
+    # follows the mark is the restored guest's
+    if dom.state().startswith("running"):
+        lvd.virsh("suspend", dom.name)
     mark = dom.console.mark()
     lvd.virsh("snapshot-revert", dom.name, tag, *flags)
     assert dom.state() == "running (from snapshot)"
@@ -68,6 +88,13 @@ def test_snapshot_revert_delete(daemons, workdir, live):
                 assert p2["pages_written"] > p1["pages_written"]
                 assert dom.state() == "running (unpaused)"
                 assert proc.poll() is None, "virsh returned before the save"
+                # domjobinfo shows the RAM write
+                info = jobinfo(dom)
+                assert info["operation"] == JOB_OPERATION_SNAPSHOT, info
+                # guest RAM and the small RAM blocks (ROMs, ACPI tables)
+                assert 384 * 2**20 <= info["memory_total"] <= 400 * 2**20, \
+                    info
+                assert info["memory_processed"] < info["memory_total"], info
             finally:
                 os.kill(child, signal.SIGCONT)
         out, err = proc.communicate(timeout=600)
@@ -111,4 +138,34 @@ def test_snapshot_revert_delete(daemons, workdir, live):
     assert out.split() == []
     lvd.virsh("destroy", dom.name)
     assert qsl.image_snapshots(img) == {}
+    qsl.image_check(img)
+
+
+def test_abort(daemons, workdir):
+    """virsh domjobabort while the RAM is written: the snapshot fails as
+    canceled, the guest runs on, nothing is left in libvirt or the image."""
+    img = qsl.image_create(workdir / "disk.qcow2", "2G")
+    dom = lvd.Domain(workdir, "guest", img)
+    dom.start()
+    dom.console.wait("MATCH", start=0, proc=dom)
+    proc = lvd.virsh_start("snapshot-create-as", dom.name, "s1", "--live")
+    child = dom.save_child()
+    os.kill(child, signal.SIGSTOP)
+    try:
+        lvd.virsh("domjobabort", dom.name)
+        _, err = proc.communicate(timeout=120)
+    finally:
+        try:
+            os.kill(child, signal.SIGCONT)
+        except ProcessLookupError:
+            pass
+    assert proc.returncode != 0
+    assert "operation aborted: snapshot: canceled by client" in err, err
+    assert dom.state() == "running (unpaused)"
+    mark = dom.console.mark()
+    dom.console.wait("PROGRESS", start=mark, proc=dom)
+    out, _ = lvd.virsh("snapshot-list", dom.name, "--name")
+    assert out.split() == []
+    assert qsl.image_snapshots(img, force_share=True) == {}
+    lvd.virsh("destroy", dom.name)
     qsl.image_check(img)
