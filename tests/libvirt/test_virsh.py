@@ -169,3 +169,143 @@ def test_abort(daemons, workdir):
     assert qsl.image_snapshots(img, force_share=True) == {}
     lvd.virsh("destroy", dom.name)
     qsl.image_check(img)
+
+
+def refused(dom, img, *args):
+    """snapshot-create-as --live ARGS must fail: its error; the guest runs
+    on and no snapshot is left in libvirt or in the image."""
+    mark = dom.console.mark()
+    p, _ = lvd.virsh("snapshot-create-as", dom.name, "bad", "--live", *args,
+                     check=False)
+    assert p.returncode != 0, p.stdout
+    assert dom.state().startswith("running ("), dom.state()
+    dom.console.wait("PROGRESS", start=mark, proc=dom)
+    out, _ = lvd.virsh("snapshot-list", dom.name, "--name")
+    assert out.split() == []
+    assert qsl.image_snapshots(img, force_share=True) == {}
+    return p.stderr.strip()
+
+
+BAD_DISKS = {
+    "raw": ("<disk type='file' device='disk'><driver name='qemu' type='raw'/>"
+            "<source file='{path}'/><target dev='vdb' bus='virtio'/></disk>",
+            "error: unsupported configuration: internal snapshot for disk "
+            "vdb unsupported for storage type raw"),
+    "snapshot-no": ("<disk type='file' device='disk' snapshot='no'>"
+                    "<driver name='qemu' type='qcow2'/><source file='{path}'/>"
+                    "<target dev='vdb' bus='virtio'/></disk>",
+                    "error: unsupported configuration: internal and full "
+                    "system snapshots require all disks to be selected for "
+                    "snapshot"),
+    # asked for explicitly: a read-only disk is otherwise left out
+    "read-only": ("<disk type='file' device='disk'>"
+                  "<driver name='qemu' type='qcow2'/><source file='{path}'/>"
+                  "<target dev='vdb' bus='virtio'/><readonly/></disk>",
+                  "error: unsupported configuration: disk 'vdb' is "
+                  "read-only: it cannot take part in an internal snapshot "
+                  "of a running domain"),
+}
+
+
+@pytest.mark.parametrize("kind", BAD_DISKS)
+def test_bad_disk(daemons, workdir, kind):
+    """A second disk that cannot take part in an internal snapshot"""
+    img = qsl.image_create(workdir / "disk.qcow2", "2G")
+    other = workdir / "other.img"
+    if kind == "raw":
+        other.write_bytes(b"\0" * (1 << 20))
+    else:
+        qsl.image_create(other, "64M")
+    xml, error = BAD_DISKS[kind]
+    dom = lvd.Domain(workdir, "guest", img,
+                     disks_xml=xml.format(path=other))
+    dom.start()
+    dom.console.wait("MATCH", start=0, proc=dom)
+    args = ["--diskspec", "vda,snapshot=internal", "--diskspec",
+            "vdb,snapshot=internal"] if kind == "read-only" else []
+    assert refused(dom, img, *args) == error
+    if kind != "raw":
+        assert qsl.image_snapshots(other, force_share=True) == {}
+    lvd.virsh("destroy", dom.name)
+    qsl.image_check(img)
+
+
+@pytest.mark.parametrize("backing", ["memfd", "shared"])
+def test_shared_memory(daemons, workdir, backing):
+    """Guest RAM shared with other processes: refused, as the forked QEMU
+    would not see a frozen copy of it (memfd is shared unless private)"""
+    source = "<source type='memfd'/>" if backing == "memfd" else \
+        "<source type='anonymous'/><access mode='shared'/>"
+    img = qsl.image_create(workdir / "disk.qcow2", "2G")
+    dom = lvd.Domain(workdir, "guest", img, memory_backing_xml=(
+        f"<memoryBacking>{source}</memoryBacking>"))
+    dom.start()
+    dom.console.wait("MATCH", start=0, proc=dom)
+    assert refused(dom, img) == (
+        "error: unsupported configuration: live internal snapshots need "
+        "private guest memory: use memoryBacking access mode 'private'")
+    lvd.virsh("destroy", dom.name)
+    qsl.image_check(img)
+
+
+def test_concurrent_jobs(daemons, workdir):
+    """While a live snapshot writes guest RAM, a second snapshot waits for
+    it and gives up with libvirt's job error; while QEMU migrates, a live
+    snapshot is refused: each leaves nothing behind."""
+    img = qsl.image_create(workdir / "disk.qcow2", "2G")
+    dom = lvd.Domain(workdir, "guest", img)
+    dom.start()
+    dom.console.wait("MATCH", start=0, proc=dom)
+
+    proc = lvd.virsh_start("snapshot-create-as", dom.name, "s1", "--live")
+    child = dom.save_child()
+    os.kill(child, signal.SIGSTOP)
+    try:
+        p, _ = lvd.virsh("snapshot-create-as", dom.name, "s2", "--live",
+                         check=False)
+    finally:
+        os.kill(child, signal.SIGCONT)
+    out, err = proc.communicate(timeout=300)
+    assert proc.returncode == 0, err
+    assert p.returncode != 0
+    assert "cannot acquire state change lock (held by monitor=" \
+        "remoteDispatchDomainSnapshotCreateXML)" in p.stderr, p.stderr
+    out, _ = lvd.virsh("snapshot-list", dom.name, "--name")
+    assert out.split() == ["s1"]
+    lvd.virsh("snapshot-delete", dom.name, "s1")
+
+    # A migration QEMU runs (to a file, slowed down to last)
+    lvd.virsh("qemu-monitor-command", dom.name, "--hmp",
+              "migrate_set_parameter max-bandwidth 1M")
+    lvd.virsh("qemu-monitor-command", dom.name, "--hmp",
+              f"migrate -d file:{workdir / 'migration'}")
+    try:
+        out, _ = lvd.virsh("qemu-monitor-command", dom.name, "--hmp",
+                           "info migrate")
+        assert "Status: \t\tactive" in out, out
+        assert refused(dom, img) == (
+            "error: internal error: unable to execute QEMU command "
+            "'savevm-live': A migration is in progress")
+    finally:
+        lvd.virsh("qemu-monitor-command", dom.name, "--hmp", "migrate_cancel")
+    lvd.virsh("destroy", dom.name)
+    qsl.image_check(img)
+
+
+def test_quiesce_without_agent(daemons, workdir):
+    """--live --quiesce goes to the guest agent first (the test guest has
+    none: a clear error, nothing left); --quiesce without --live or
+    --disk-only is refused as before."""
+    img = qsl.image_create(workdir / "disk.qcow2", "2G")
+    dom = lvd.Domain(workdir, "guest", img)
+    dom.start()
+    dom.console.wait("MATCH", start=0, proc=dom)
+    assert refused(dom, img, "--quiesce") == (
+        "error: argument unsupported: QEMU guest agent is not configured")
+    p, _ = lvd.virsh("snapshot-create-as", dom.name, "bad", "--quiesce",
+                     check=False)
+    assert p.stderr.strip() == (
+        "error: invalid argument: quiesce requires a disk-only or a live "
+        "internal snapshot"), p.stderr
+    lvd.virsh("destroy", dom.name)
+    qsl.image_check(img)
