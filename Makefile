@@ -8,7 +8,7 @@ SHELL := /bin/bash
 
 .PHONY: help deps tree build build-patched build-stock check demo bench \
         guest export pristine-check bisect-check checkpatch clean distclean \
-        libvirt-tree build-libvirt demo-libvirt
+        libvirt-tree build-libvirt demo-libvirt bench-libvirt
 
 help:
 	@echo "make demo            build everything and show a live snapshot of a real guest"
@@ -24,6 +24,7 @@ help:
 	@echo "make checkpatch      run scripts/checkpatch.pl --no-signoff over patches/"
 	@echo "make bisect-check    build every patch of the series on its own, run its unit tests"
 	@echo "make bench           run the benchmark harness (BENCH_ARGS=--quick: smoke run)"
+	@echo "make bench-libvirt   virsh snapshot-create-as --live against libvirt's stock path"
 	@echo "make clean           remove build/ and the build directories"
 	@echo "make distclean       also remove ./qemu (after checking it is exported)"
 
@@ -63,6 +64,9 @@ demo-libvirt: build guest
 bench: build guest
 	@if [ -x bench/run.sh ]; then bench/run.sh $(BENCH_ARGS); else \
 	  echo "make bench: the benchmark harness does not exist yet." >&2; exit 1; fi
+
+bench-libvirt: build guest
+	@/usr/bin/python3 bench/libvirt.py $(BENCH_ARGS)
 
 export:
 	@scripts/export.sh

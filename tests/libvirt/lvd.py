@@ -200,6 +200,9 @@ class Domain:
         self.workdir = Path(workdir)
         self.image = Path(image)
         self.console = qsl.Console(self.workdir / f"{name}.console")
+        # appended to across the domain's QEMU processes, not across domains
+        if self.console.path.exists():
+            self.console.path.unlink()
         self.xml = f"""<domain type='qemu'>
   <name>{name}</name>
   <memory unit='MiB'>{mem_mib}</memory>
