@@ -22,7 +22,7 @@ help:
 	@echo "make export          write ./qemu's and ./libvirt's base..HEAD back to patches/, patches-libvirt/"
 	@echo "make pristine-check  check that patches/ applies to the pristine upstream tarball"
 	@echo "make checkpatch      run scripts/checkpatch.pl --no-signoff over patches/"
-	@echo "make bisect-check    build every patch of the series on its own, run its unit tests"
+	@echo "make bisect-check    build every patch of both series on its own, run its unit tests"
 	@echo "make bench           run the benchmark harness (BENCH_ARGS=--quick: smoke run)"
 	@echo "make bench-libvirt   virsh snapshot-create-as --live against libvirt's stock path"
 	@echo "make clean           remove build/ and the build directories"
@@ -75,8 +75,9 @@ export:
 pristine-check: deps
 	@scripts/check-pristine.sh
 
-bisect-check: tree
+bisect-check: tree libvirt-tree
 	@scripts/check-bisect.sh
+	@scripts/check-bisect-libvirt.sh
 
 checkpatch: tree
 	@rc=0; for p in patches/[0-9][0-9][0-9][0-9]-*.patch; do \

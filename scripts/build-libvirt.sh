@@ -13,21 +13,7 @@ export QSL_PROJECT=libvirt
 
 [ -d "$TREE/.git" ] || "$TOP/scripts/mktree.sh"
 
-root=$LIBVIRT_ROOT
-opts=(--prefix="$root" --sysconfdir=etc --localstatedir=var
-      -Drunstatedir="$root/var/run" -Dsystem=false
-      -Ddocs=disabled -Dtests=enabled -Dexpensive_tests=disabled
-      -Dnls=disabled -Dinit_script=none
-      -Ddriver_qemu=enabled -Ddriver_libvirtd=enabled -Ddriver_remote=enabled
-      -Ddriver_test=enabled
-      -Ddriver_network=disabled -Ddriver_lxc=disabled -Ddriver_ch=disabled
-      -Ddriver_vbox=disabled -Ddriver_esx=disabled -Ddriver_bhyve=disabled
-      -Ddriver_hyperv=disabled -Ddriver_interface=disabled
-      -Ddriver_libxl=disabled -Ddriver_openvz=disabled
-      -Ddriver_vmware=disabled -Ddriver_vz=disabled
-      -Dpolkit=disabled -Dsecdriver_apparmor=disabled -Dapparmor=disabled
-      -Dselinux=disabled -Dsecdriver_selinux=disabled -Dfirewalld=disabled
-      -Dqemu_user=root -Dqemu_group=root)
+opts=("${LIBVIRT_MESON_OPTS[@]}")
 bld=$LIBVIRT_BUILD
 stamp="$bld/.qsl-configure"
 want="${opts[*]} deps=$(cat "$TOP"/deps/libvirt-packages.txt | sha256sum | cut -c1-16)"

@@ -56,3 +56,19 @@ QSL_CONFIGURE_OPTS=(--cc="ccache cc" --cxx="ccache c++" --host-cc="ccache cc"
       --firmwarepath=/usr/share/seabios:/usr/lib/ipxe/qemu
       --disable-gtk --disable-sdl --disable-vnc --disable-opengl
       --disable-spice --disable-xen --disable-bpf --disable-guest-agent)
+# libvirt: the QEMU driver and what it needs, installed (never) under
+# build/libvirt-root, whose paths its daemons use at run time
+LIBVIRT_MESON_OPTS=(--prefix="$LIBVIRT_ROOT" --sysconfdir=etc --localstatedir=var
+      -Drunstatedir="$LIBVIRT_ROOT/var/run" -Dsystem=false
+      -Ddocs=disabled -Dtests=enabled -Dexpensive_tests=disabled
+      -Dnls=disabled -Dinit_script=none
+      -Ddriver_qemu=enabled -Ddriver_libvirtd=enabled -Ddriver_remote=enabled
+      -Ddriver_test=enabled
+      -Ddriver_network=disabled -Ddriver_lxc=disabled -Ddriver_ch=disabled
+      -Ddriver_vbox=disabled -Ddriver_esx=disabled -Ddriver_bhyve=disabled
+      -Ddriver_hyperv=disabled -Ddriver_interface=disabled
+      -Ddriver_libxl=disabled -Ddriver_openvz=disabled
+      -Ddriver_vmware=disabled -Ddriver_vz=disabled
+      -Dpolkit=disabled -Dsecdriver_apparmor=disabled -Dapparmor=disabled
+      -Dselinux=disabled -Dsecdriver_selinux=disabled -Dfirewalld=disabled
+      -Dqemu_user=root -Dqemu_group=root)

@@ -195,7 +195,7 @@ class Domain:
     """A persistent domain of the test guest, defined through virsh."""
 
     def __init__(self, workdir, name, image, mem_mib=384, wl_mib=256,
-                 disks_xml="", memory_backing_xml=""):
+                 disks_xml="", memory_backing_xml="", emulator=qsl.PATCHED):
         self.name = name
         self.workdir = Path(workdir)
         self.image = Path(image)
@@ -216,7 +216,7 @@ class Domain:
   </os>
   <on_reboot>destroy</on_reboot>
   <devices>
-    <emulator>{qsl.PATCHED}</emulator>
+    <emulator>{emulator}</emulator>
     <disk type='file' device='disk'>
       <driver name='qemu' type='qcow2'/>
       <source file='{image}'/>

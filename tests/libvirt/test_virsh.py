@@ -309,3 +309,20 @@ def test_quiesce_without_agent(daemons, workdir):
         "internal snapshot"), p.stderr
     lvd.virsh("destroy", dom.name)
     qsl.image_check(img)
+
+
+def test_qemu_without_savevm_live(daemons, workdir):
+    """With a QEMU lacking savevm-live (the stock build), --live keeps
+    libvirt's refusal, and the stock path still works."""
+    img = qsl.image_create(workdir / "disk.qcow2", "2G")
+    dom = lvd.Domain(workdir, "guest", img, emulator=qsl.STOCK)
+    dom.start()
+    dom.console.wait("MATCH", start=0, proc=dom)
+    assert refused(dom, img) == (
+        "error: Operation not supported: live snapshot creation is "
+        "supported only during full system snapshots")
+    out, _ = lvd.virsh("snapshot-create-as", dom.name, "s1")
+    assert out.strip() == "Domain snapshot s1 created", out
+    lvd.virsh("destroy", dom.name)
+    assert list(qsl.image_snapshots(img)) == ["s1"]
+    qsl.image_check(img)
