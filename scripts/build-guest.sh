@@ -10,7 +10,8 @@
 #               ROM and the in-guest decompression, which under TCG saves
 #               about 5 s per boot
 #   initrd.gz   busybox-static, tests/guest/init as /init, the workload
-#               (tests/guest/workload.c, static) and the virtio modules
+#               (tests/guest/workload.c, static), a minimal guest agent
+#               (tests/guest/agent.c, static) and the virtio modules
 #   workload    the workload binary, also runnable on the host
 # The .deb files are downloaded once into $CACHE/debs.  A rerun with nothing
 # changed does nothing; the kernel part (4 s of unpacking) is redone only
@@ -33,7 +34,7 @@ LOG=$OUT/build.log
 GSRC=$TOP/tests/guest
 # Modules to load at boot, in this order after their dependencies; those
 # built into the kernel are skipped.
-MODULES=(virtio_pci virtio_blk)
+MODULES=(virtio_pci virtio_blk virtio_console)
 KERNEL_META=linux-image-amd64
 
 force=0
@@ -43,7 +44,7 @@ mkdir -p "$OUT"
 exec 9>"$OUT/.lock"
 flock 9
 
-want="inputs=$(cat "$0" "$GSRC/init" "$GSRC/workload.c" | sha256sum | cut -c1-16)"
+want="inputs=$(cat "$0" "$GSRC/init" "$GSRC/workload.c" "$GSRC/agent.c" | sha256sum | cut -c1-16)"
 want+=" kernel=${QSL_GUEST_KERNEL:-auto}"
 if [ "$force" = 0 ] && [ -f "$OUT/vmlinuz" ] && [ -f "$OUT/initrd.gz" ] &&
    [ "$(head -n1 "$OUT/.stamp" 2>/dev/null)" = "$want" ]; then
@@ -253,6 +254,10 @@ log "compiling the workload"
 ${CC:-gcc} -static -O2 -Wall -Wextra -Werror -o "$OUT/workload.tmp" \
     "$GSRC/workload.c" >> "$LOG" 2>&1 || die "compiling workload.c failed"
 mv "$OUT/workload.tmp" "$OUT/workload"
+log "compiling the guest agent"
+${CC:-gcc} -static -O2 -Wall -Wextra -Werror -o "$OUT/agent.tmp" \
+    "$GSRC/agent.c" >> "$LOG" 2>&1 || die "compiling agent.c failed"
+mv "$OUT/agent.tmp" "$OUT/agent"
 
 log "assembling the initramfs"
 root=$OUT/root
@@ -265,6 +270,7 @@ rm -rf "$tmp"
 ln -s busybox "$root/bin/sh"
 install -m 755 "$GSRC/init" "$root/init"
 install -m 755 "$OUT/workload" "$root/workload"
+install -m 755 "$OUT/agent" "$root/agent"
 cp "$OUT/kernel/modules/"* "$root/lib/modules/"
 # Same inputs, same bytes.
 find "$root" -exec touch -h -d @0 {} +

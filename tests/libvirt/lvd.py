@@ -191,11 +191,18 @@ class Events:
         return out
 
 
+# The guest agent's port: the test guest runs a minimal agent on it
+# (tests/guest/agent.c), which prints WL FREEZE / WL THAW
+AGENT_XML = ("<channel type='unix'><target type='virtio' "
+             "name='org.qemu.guest_agent.0'/></channel>")
+
+
 class Domain:
     """A persistent domain of the test guest, defined through virsh."""
 
     def __init__(self, workdir, name, image, mem_mib=384, wl_mib=256,
-                 disks_xml="", memory_backing_xml="", emulator=qsl.PATCHED):
+                 disks_xml="", memory_backing_xml="", emulator=qsl.PATCHED,
+                 agent=False):
         self.name = name
         self.workdir = Path(workdir)
         self.image = Path(image)
@@ -223,6 +230,7 @@ class Domain:
       <target dev='vda' bus='virtio'/>
     </disk>
     {disks_xml}
+    {AGENT_XML if agent else ""}
     <serial type='file'>
       <source path='{self.console.path}' append='on'/>
       <target port='0'/>

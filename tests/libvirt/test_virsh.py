@@ -326,3 +326,32 @@ def test_qemu_without_savevm_live(daemons, workdir):
     lvd.virsh("destroy", dom.name)
     assert list(qsl.image_snapshots(img)) == ["s1"]
     qsl.image_check(img)
+
+
+def test_quiesce(daemons, workdir):
+    """--live --quiesce: the guest agent freezes the file systems before
+    the snapshot instant and thaws them as soon as savevm-live returns,
+    while guest RAM is still being written (the writer is held)."""
+    img = qsl.image_create(workdir / "disk.qcow2", "2G")
+    dom = lvd.Domain(workdir, "guest", img, agent=True)
+    dom.start()
+    dom.console.wait("MATCH", start=0, proc=dom)
+    mark = dom.console.mark()
+    proc = lvd.virsh_start("snapshot-create-as", dom.name, "s1", "--live",
+                           "--quiesce")
+    child = dom.save_child()
+    os.kill(child, signal.SIGSTOP)
+    try:
+        freeze = dom.console.wait("FREEZE", start=mark, proc=dom)
+        thaw = dom.console.wait("THAW", start=mark, proc=dom)
+        assert freeze["t"] <= thaw["t"]
+        assert proc.poll() is None, "virsh returned before the save"
+    finally:
+        os.kill(child, signal.SIGCONT)
+    out, err = proc.communicate(timeout=300)
+    assert proc.returncode == 0, err
+    assert out.strip() == "Domain snapshot s1 created", out
+    assert len(dom.console.lines(mark, kind="THAW")) == 1
+    lvd.virsh("destroy", dom.name)
+    assert list(qsl.image_snapshots(img)) == ["s1"]
+    qsl.image_check(img)
