@@ -7,6 +7,8 @@
 #
 # Every suite prints TAP ("ok", "not ok", "ok ... # SKIP") on stdout; a suite
 # that exits non-zero without reporting a failure counts as one failure.
+# The summary repeats each failure with the TAP diagnostics that follow it,
+# so that a log showing only this output still says what failed.
 set -uo pipefail
 . "$(dirname "$0")/../scripts/common.sh"
 
@@ -37,7 +39,11 @@ for s in "${suites[@]}"; do
         echo "not ok - suite $s exited with status $rc" >> "$log.tap"
     fi
     cat "$log.tap" >> "$log"
-    while IFS= read -r l; do failures+=("$s: $l"); done < <(grep -E '^not ok ' "$log.tap")
+    # each failure with the diagnostics ("# ...") that follow it, at most 15
+    while IFS= read -r l; do failures+=("$l"); done < <(awk -v s="$s" '
+        /^not ok / { print s ": " $0; n = 0; diag = 1; next }
+        diag && /^#/ { if (n++ < 15) print "    " $0; next }
+        { diag = 0 }' "$log.tap")
     rm -f "$log.tap"
     printf '%3d passed, %d failed, %d skipped (%ds, log: %s)\n' \
         "$p" "$f" "$sk" $(( $(date +%s) - start )) "${log#$TOP/}"

@@ -10,6 +10,16 @@ from pathlib import Path
 
 _tap = []
 _index = {}
+_why = {}
+
+
+def _reason(report, lines=12):
+    """The end of a failure's report (pytest's "E" lines and the place),
+    as TAP diagnostics: tests/run.sh prints them with the failure, so that
+    a CI log that shows only run.sh's summary still says what failed."""
+    text = getattr(report, "longreprtext", "") or str(report.longrepr)
+    tail = [l for l in text.splitlines() if l.strip()][-lines:]
+    return [f"#   {l}" for l in tail]
 
 
 def pytest_runtest_logreport(report):
@@ -21,9 +31,11 @@ def pytest_runtest_logreport(report):
             i = _index.get(report.nodeid)
             line = f"not ok {len(_tap) + 1} - {name} # teardown failed"
             if i is None:
+                i = len(_tap)
                 _tap.append(line)
             else:
                 _tap[i] = f"not ok {i + 1} - {name} # teardown failed"
+            _why.setdefault(i, []).extend(_reason(report))
         return
     if report.when == "call" or not report.passed:
         _index[report.nodeid] = len(_tap)
@@ -34,10 +46,14 @@ def pytest_runtest_logreport(report):
                 else str(report.longrepr)
             _tap.append(f"ok {len(_tap) + 1} - {name} # SKIP {why}")
         else:
+            _why[len(_tap)] = _reason(report)
             _tap.append(f"not ok {len(_tap) + 1} - {name}")
 
 
 def pytest_sessionfinish(session, exitstatus):
     path = os.environ.get("QSL_TAP")
     if path:
-        Path(path).write_text("\n".join(_tap + [f"1..{len(_tap)}"]) + "\n")
+        out = []
+        for i, line in enumerate(_tap):
+            out += [line] + _why.get(i, [])
+        Path(path).write_text("\n".join(out + [f"1..{len(_tap)}"]) + "\n")

@@ -212,15 +212,16 @@ def test_memory_budget(workdir):
         assert vm.running(), "the VM left the running state"
         info = vm.job("live0")
         # Paused above 7/8 of the budget, sampled every 10 ms: what the
-        # guest wrote between two samples may overshoot it a little
-        assert budget / 2 < info["extra-memory"] <= budget + 16 * MiB, info
+        # guest wrote between two samples overshoots it by what a fast host
+        # writes in that time.  Unbounded, the copies would grow towards
+        # the guest's 384 MiB working set.
+        assert budget / 2 < info["extra-memory"] <= 2 * budget, info
     finally:
         os.kill(child, signal.SIGCONT)
     data = vm.wait_completed()
     assert "error" not in data, data
     assert data["budget-pause-us"] >= 3 * 10**6, data
-    # Sampled every 10 ms: the guest writes far less than 64 MiB meanwhile
-    assert budget / 2 < data["extra-memory-peak"] <= budget + 64 * MiB, data
+    assert budget / 2 < data["extra-memory-peak"] <= 2 * budget, data
     # The chunks the guest wrote while the process was held went first
     info = vm.job("live0")
     assert info["ram-saved-early"] >= budget / 4, info
