@@ -66,7 +66,7 @@ bench: build guest
 	  echo "make bench: the benchmark harness does not exist yet." >&2; exit 1; fi
 
 bench-libvirt: build guest
-	@/usr/bin/python3 bench/libvirt.py $(BENCH_ARGS)
+	@PYTHONPATH=$(CURDIR) /usr/bin/python3 -m bench.libvirt $(BENCH_ARGS)
 
 export:
 	@scripts/export.sh

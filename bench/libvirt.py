@@ -1,7 +1,7 @@
 # SPDX-License-Identifier: GPL-2.0-or-later
 """
 make bench-libvirt: libvirt's internal snapshots side by side, through
-virsh and the daemons of the libvirt build (tests/libvirt/lvd.py):
+virsh and the daemons of the libvirt build (qsl/lvd.py):
 'snapshot-create-as --live' (savevm-live) against 'snapshot-create-as'
 (libvirt stops the vCPUs, snapshot-save, cont), on the test guest whose
 workload rewrites 3/4 of its RAM at full speed and writes its disk.  For
@@ -14,16 +14,13 @@ bench/results/libvirt.md and .json.
 import argparse
 import json
 import statistics
-import sys
 import time
 from pathlib import Path
 
+import qsl
+from qsl import lvd
+
 HERE = Path(__file__).resolve().parent
-sys.path.insert(0, str(HERE.parent / "tests" / "libvirt"))
-sys.path.insert(0, str(HERE.parent / "tests" / "e2e"))
-# pylint: disable=wrong-import-position
-import lvd  # noqa: E402
-import qsl  # noqa: E402
 
 
 def one(work, mem, live, rep):

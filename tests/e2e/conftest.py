@@ -2,7 +2,7 @@
 """
 pytest setup for the end-to-end tests: the accelerators to run (TCG always,
 KVM where a probe boot shows it runs the guest), a work directory per test,
-and TAP output for tests/run.sh (tap.py).
+and TAP output for tests/run.sh (qsl/tap.py).
 """
 
 import os
@@ -12,7 +12,7 @@ import pytest
 
 import qsl
 
-pytest_plugins = ["tap"]
+pytest_plugins = ["qsl.tap"]
 
 _kvm = None
 

@@ -4,4 +4,5 @@
 set -euo pipefail
 top=$(cd "$(dirname "$0")/../.." && pwd)
 "$top/scripts/build-guest.sh"
+export PYTHONPATH=$top${PYTHONPATH:+:$PYTHONPATH}
 exec /usr/bin/python3 "$top/tests/e2e/demo.py" "$@"

@@ -11,10 +11,10 @@ import shutil
 
 import pytest
 
-import lvd
 import qsl
+from qsl import lvd
 
-pytest_plugins = ["tap"]
+pytest_plugins = ["qsl.tap"]
 
 
 @pytest.fixture(scope="session", autouse=True)

@@ -9,8 +9,8 @@ restored workload checks its memory and disk (CONSISTENT, MATCH).
 
 import shutil
 
-import lvd
 import qsl
+from qsl import lvd
 
 
 def say(msg):

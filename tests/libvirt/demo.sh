@@ -2,5 +2,6 @@
 # SPDX-License-Identifier: GPL-2.0-or-later
 # make demo-libvirt: see demo.py.
 set -euo pipefail
-here=$(cd "$(dirname "$0")" && pwd)
-PYTHONPATH=$here/../e2e exec /usr/bin/python3 "$here/demo.py"
+top=$(cd "$(dirname "$0")/../.." && pwd)
+export PYTHONPATH=$top${PYTHONPATH:+:$PYTHONPATH}
+exec /usr/bin/python3 "$top/tests/libvirt/demo.py"

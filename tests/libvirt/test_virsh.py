@@ -16,8 +16,8 @@ import time
 
 import pytest
 
-import lvd
 import qsl
+from qsl import lvd
 
 RESULTS = qsl.TOP / "build" / "libvirt-e2e" / "pauses.md"
 

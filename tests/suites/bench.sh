@@ -21,23 +21,22 @@ tap() {    # tap OK|FAIL description
 }
 
 # 1. The report survives a run in which every measurement failed
-if out=$(/usr/bin/python3 - "$TOP" 2>&1 <<'PY'
-import sys, tempfile
+if out=$(PYTHONPATH=$TOP /usr/bin/python3 - 2>&1 <<'PY'
+import tempfile
 from pathlib import Path
-sys.path.insert(0, str(Path(sys.argv[1]) / "bench"))
-import run
-sc = run.Scenario(1024, "full", "default", 1)
+from bench.measuring import METHODS, Scenario
+from bench.reporting import markdown, plots, result_data
+sc = Scenario(1024, "full", "default", 1)
 runs = [{"scenario": sc.key, "method": m, "rep": 1, "error": "it failed"}
-        for m in run.METHODS]
-data = run.result_data("allfailed", {"accel": "tcg", "cpu": "x"},
-                       {"fork": {}, "write": {"mib": 64, "seconds": 1.0,
-                                               "mib_s": 64.0, "cmd": "dd"}},
-                       [sc],
-                       list(run.METHODS), runs, [], 0.0, [])
-md = run.markdown(data)
+        for m in METHODS]
+data = result_data("allfailed", {"accel": "tcg", "cpu": "x"},
+                   {"fork": {}, "write": {"mib": 64, "seconds": 1.0,
+                                           "mib_s": 64.0, "cmd": "dd"}},
+                   [sc], list(METHODS), runs, [], 0.0, [], None)
+md = markdown(data)
 assert "it failed" in md, md
 with tempfile.TemporaryDirectory() as d:
-    files = run.plots(data, Path(d), "allfailed")
+    files = plots(data, Path(d), "allfailed")
     assert len(files) == 2, files
 print("report and plots written")
 PY

@@ -12,14 +12,11 @@ import re
 import shutil
 import signal
 import subprocess
-import sys
 import time
 from datetime import datetime
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "e2e"))
-# pylint: disable=wrong-import-position
-import qsl  # noqa: E402
+import qsl
 
 TOP = qsl.TOP
 BUILD = Path(os.environ.get("QSL_LIBVIRT_BUILD", TOP / "libvirt" / "build"))
@@ -267,16 +264,7 @@ class Domain:
 
     def save_child(self, timeout=30):
         """The pid of the process QEMU forks to write guest RAM."""
-        pid = self.pid()
-        path = f"/proc/{pid}/task/{pid}/children"
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            with open(path, encoding="ascii") as f:
-                kids = f.read().split()
-            if kids:
-                return int(kids[0])
-            time.sleep(0.002)
-        raise LibvirtError("QEMU has no child process")
+        return qsl.child_of(self.pid(), timeout)
 
     def destroy(self):
         virsh("destroy", self.name, check=False)

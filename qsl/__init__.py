@@ -1,6 +1,9 @@
 # SPDX-License-Identifier: GPL-2.0-or-later
 """
-Helpers for the end-to-end tests, the demo and the benchmark: the test
+qsl: the helpers that the end-to-end tests (tests/e2e, tests/libvirt), the
+demos and the benchmark (bench/) share, imported as the package ``qsl``
+from the top of the checkout (pytest.ini's pythonpath; the scripts' wrappers
+set PYTHONPATH).  This module: the test
 guest (a Debian kernel, a busybox initramfs and our workload, made by
 scripts/build-guest.sh) run by the patched or the stock QEMU build through
 the tree's own python/qemu.machine and qemu.qmp.
@@ -21,7 +24,7 @@ import tempfile
 import time
 from pathlib import Path
 
-TOP = Path(__file__).resolve().parents[2]
+TOP = Path(__file__).resolve().parents[1]
 TREE = TOP / "qemu"
 PATCHED_BUILD = TREE / "build"
 STOCK_BUILD = TOP / "build" / "stock-src" / "build"
@@ -375,16 +378,21 @@ class Guest(QEMUMachine):
 
     def save_child(self, timeout=30):
         """The pid of the live savevm process QEMU forked."""
-        pid = self.get_pid()
-        path = f"/proc/{pid}/task/{pid}/children"
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            with open(path, encoding="ascii") as f:
-                kids = f.read().split()
-            if kids:
-                return int(kids[0])
-            time.sleep(0.01)
-        raise GuestError("QEMU has no child process")
+        return child_of(self.get_pid(), timeout)
+
+
+def child_of(pid, timeout=30):
+    """The pid of the first child of process @pid, once it has one (QEMU's
+    live savevm process); GuestError if none shows up within @timeout."""
+    path = f"/proc/{pid}/task/{pid}/children"
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        with open(path, encoding="ascii") as f:
+            kids = f.read().split()
+        if kids:
+            return int(kids[0])
+        time.sleep(0.002)
+    raise GuestError(f"process {pid} has no child process")
 
 
 def wait_no_child(vm, timeout=30):

@@ -1,7 +1,8 @@
 # SPDX-License-Identifier: GPL-2.0-or-later
 """
 A pytest plugin for tests/run.sh: one TAP line per test, written to the file
-named by $QSL_TAP when the session ends (tests/e2e, tests/libvirt).
+named by $QSL_TAP when the session ends (tests/e2e and tests/libvirt load
+it: pytest_plugins = ["qsl.tap"]).
 """
 
 import os
