@@ -193,10 +193,13 @@ class Console:
         self.pos = 0
 
     def text(self):
+        """What the guest printed, up to the end of its last complete line:
+        a line QEMU is still writing must not be read as a whole one."""
         try:
-            return self.path.read_bytes().decode(errors="replace")
+            data = self.path.read_bytes()
         except FileNotFoundError:
             return ""
+        return data[:data.rfind(b"\n") + 1].decode(errors="replace")
 
     def mark(self):
         """An offset: wait()/lines() can start from it."""
